@@ -1,0 +1,5 @@
+from .typing import (Batch, ConfigType, MultiConfig, OptConfigType,
+                     OptMultiConfig)
+
+__all__ = ['Batch', 'ConfigType', 'MultiConfig', 'OptConfigType',
+           'OptMultiConfig']
