@@ -1,5 +1,6 @@
 """hp3d: 3D hand pose estimation on Ego-Exo4D, the OpenMMLab way."""
-from importlib.metadata import PackageNotFoundError, version as _dist_version
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _dist_version
 
 import mmengine
 from mmengine.utils import digit_version

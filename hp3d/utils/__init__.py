@@ -1,5 +1,4 @@
-from .typing import (Batch, ConfigType, MultiConfig, OptConfigType,
-                     OptMultiConfig)
+from .typing import Batch, ConfigType, MultiConfig, OptConfigType, OptMultiConfig
 
 __all__ = ['Batch', 'ConfigType', 'MultiConfig', 'OptConfigType',
            'OptMultiConfig']

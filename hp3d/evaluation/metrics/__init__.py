@@ -1,1 +1,4 @@
-__all__ = []
+from . import hand3d_metric
+from .hand3d_metric import *  # noqa: F401,F403
+
+__all__ = hand3d_metric.__all__
