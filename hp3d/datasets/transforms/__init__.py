@@ -11,4 +11,5 @@ from .formatting import *  # noqa: F401,F403
 from .loading import *  # noqa: F401,F403
 from .topdown_transforms import *  # noqa: F401,F403
 
-__all__ = loading.__all__ + bbox_transforms.__all__ + topdown_transforms.__all__ + common_transforms.__all__ + formatting.__all__
+__all__ = (loading.__all__ + bbox_transforms.__all__ + topdown_transforms.__all__
+           + common_transforms.__all__ + formatting.__all__)
