@@ -1,4 +1,5 @@
+from .build import build_module
 from .typing import Batch, ConfigType, MultiConfig, OptConfigType, OptMultiConfig
 
-__all__ = ['Batch', 'ConfigType', 'MultiConfig', 'OptConfigType',
+__all__ = ['build_module', 'Batch', 'ConfigType', 'MultiConfig', 'OptConfigType',
            'OptMultiConfig']

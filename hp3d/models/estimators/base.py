@@ -1,1 +1,105 @@
-__all__ = []
+"""The estimator shared by both pipelines: backbone -> head, codec-decoded.
+
+Note:
+    B: batch size, K: joints.
+"""
+from typing import Dict, List, Optional, Union
+
+import numpy as np
+import torch
+from mmengine.model import BaseModel
+from torch import Tensor
+
+from hp3d.registry import MODELS
+from hp3d.utils import ConfigType, OptConfigType, OptMultiConfig
+
+# Per-sample metadata copied from the batch into each prediction dict.
+META_KEYS = ('sample_idx', 'take_uid', 'frame_number', 'hand', 'has_gt')
+
+
+def _to_numpy(value) -> Union[np.ndarray, list]:
+    if isinstance(value, Tensor):
+        return value.detach().cpu().numpy()
+    return value
+
+
+class Base3DEstimator(BaseModel):
+    """Backbone + head regressing wrist-relative 3D joints.
+
+    ``forward`` follows mmengine: ``mode='loss'`` returns the head's losses,
+    ``'predict'`` a list of one prediction dict per sample (docs/design.md §4),
+    ``'tensor'`` the head's raw (B, K, 3) output.
+
+    Args:
+        backbone (dict): Backbone config.
+        head (dict): Head config (``loss``/``predict``/``forward``).
+        data_preprocessor (dict, optional): Batch preprocessing on the device.
+        init_cfg (dict | list, optional): mmengine init config.
+    """
+
+    def __init__(self, backbone: ConfigType, head: ConfigType,
+                 data_preprocessor: OptConfigType = None,
+                 init_cfg: OptMultiConfig = None) -> None:
+        super().__init__(data_preprocessor=data_preprocessor,
+                         init_cfg=init_cfg)
+        self.backbone = MODELS.build(backbone)
+        self.head = MODELS.build(head)
+
+    def extract_feat(self, inputs: Tensor,
+                     data_samples: Optional[Dict] = None) -> Tensor:
+        """Backbone features of a batch; subclasses feed the backbone."""
+        raise NotImplementedError
+
+    def forward(self, inputs: Tensor, data_samples: Optional[Dict] = None,
+                mode: str = 'tensor') -> Union[Dict[str, Tensor], List[dict],
+                                               Tensor]:
+        feats = self.extract_feat(inputs, data_samples)
+        if mode == 'loss':
+            return self.head.loss(feats, data_samples)
+        if mode == 'predict':
+            return self.to_predictions(
+                self.head.predict(feats, data_samples), data_samples)
+        if mode == 'tensor':
+            return self.head.forward(feats)
+        raise ValueError(f'mode must be loss, predict or tensor, got {mode!r}')
+
+    @staticmethod
+    def to_predictions(pred_mm: Tensor, data_samples: Dict) -> List[dict]:
+        """Split a batch of predictions into per-sample dicts.
+
+        Args:
+            pred_mm (Tensor): (B, K, 3) wrist-relative mm, in the frame the
+                model saw (mirrored for samples with ``flipped``).
+            data_samples (dict): The batch's collated sample metadata.
+
+        Returns:
+            list[dict]: one dict per sample with ``pred_mm`` (K, 3) in the
+            sample's own hand, ``gt_m`` (K, 3), ``valid`` (K,) and the
+            metadata of ``META_KEYS``.
+        """
+        pred_mm = pred_mm.detach().float()
+        flipped = data_samples.get('flipped')
+        if flipped is not None:
+            sign = 1.0 - 2.0 * torch.as_tensor(flipped, device=pred_mm.device,
+                                               dtype=pred_mm.dtype)
+            pred_mm = torch.cat([pred_mm[..., :1] * sign[:, None, None],
+                                 pred_mm[..., 1:]], dim=-1)
+        pred_mm = pred_mm.cpu().numpy()
+        gt_m = _to_numpy(data_samples['keypoints_3d'])
+        valid = _to_numpy(data_samples['keypoints_valid'])
+        meta = {key: _to_numpy(data_samples[key]) for key in META_KEYS}
+        results = []
+        for i in range(len(pred_mm)):
+            result = {key: _item(values[i]) for key, values in meta.items()}
+            result.update(pred_mm=pred_mm[i], gt_m=gt_m[i],
+                          valid=valid[i].astype(bool))
+            results.append(result)
+        return results
+
+
+def _item(value):
+    """A numpy scalar as the plain Python value (JSON- and pickle-friendly)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+__all__ = ['Base3DEstimator', 'META_KEYS']
