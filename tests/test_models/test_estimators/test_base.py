@@ -1,0 +1,26 @@
+import numpy as np
+import torch
+
+from hp3d.models.estimators import Base3DEstimator
+
+
+def test_to_predictions_mirrors_flipped_hands_back():
+    pred = torch.arange(2 * 21 * 3, dtype=torch.float32).view(2, 21, 3)
+    gt = np.random.default_rng(0).normal(size=(2, 21, 3)).astype(np.float32)
+    valid = np.ones((2, 21), bool)
+    valid[1, 3] = False
+    samples = dict(
+        sample_idx=torch.tensor([4, 7]), take_uid=['a', 'b'],
+        frame_number=torch.tensor([12, 15]), hand=['right', 'left'],
+        has_gt=torch.tensor([True, True]), flipped=torch.tensor([False, True]),
+        keypoints_3d=torch.from_numpy(gt), keypoints_valid=torch.from_numpy(valid))
+    out = Base3DEstimator.to_predictions(pred, samples)
+    assert [r['sample_idx'] for r in out] == [4, 7]
+    assert [r['frame_number'] for r in out] == [12, 15]
+    assert isinstance(out[0]['sample_idx'], int)
+    np.testing.assert_array_equal(out[0]['pred_mm'], pred[0].numpy())
+    expected = pred[1].numpy().copy()
+    expected[:, 0] *= -1
+    np.testing.assert_array_equal(out[1]['pred_mm'], expected)
+    np.testing.assert_array_equal(out[1]['gt_m'], gt[1])
+    assert out[1]['valid'].dtype == bool and not out[1]['valid'][3]
