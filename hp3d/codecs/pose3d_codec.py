@@ -1,1 +1,181 @@
-__all__ = []
+"""Targets of POTTER's 3D head: per-joint standardised wrist-relative mm."""
+import json
+import os
+import os.path as osp
+from typing import Dict, Optional, Sequence, Union
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from hp3d.datasets.metainfo import NUM_JOINTS, WRIST
+from hp3d.registry import KEYPOINT_CODECS
+
+# The Ego-Exo4D train split's per-joint statistics, shipped with hp3d.
+DEFAULT_JOINT_STATS_FILE = osp.join(
+    osp.dirname(osp.abspath(__file__)), 'stats',
+    'egoexo4d_joint_stats_mm.json')
+
+
+def load_joint_stats(stats_file: str) -> Dict[str, np.ndarray]:
+    """Read a per-joint statistics table.
+
+    Args:
+        stats_file (str): JSON with ``joint_mean_mm`` and ``joint_std_mm``,
+            each K x 3 (layout of ``real_joint_stats_mm.json``). A relative
+            path is resolved against the current directory.
+
+    Returns:
+        dict: ``mean_mm`` and ``std_mm``, (K, 3) float64.
+
+    Raises:
+        FileNotFoundError: The file does not exist.
+        ValueError: The table is malformed.
+    """
+    path = osp.abspath(stats_file)
+    if not osp.isfile(path):
+        raise FileNotFoundError(
+            f'Joint statistics file {stats_file!r} not found (resolved to '
+            f'{path} from {os.getcwd()}). Leave stats_file unset to use the '
+            f'Ego-Exo4D table shipped with hp3d ({DEFAULT_JOINT_STATS_FILE}).')
+    with open(path) as f:
+        try:
+            table = json.load(f)
+        except json.JSONDecodeError as e:
+            raise ValueError(f'{path}: invalid JSON at line {e.lineno}, '
+                             f'column {e.colno}: {e.msg}') from None
+    if not isinstance(table, dict) or not {'joint_mean_mm', 'joint_std_mm'
+                                           } <= set(table):
+        raise ValueError(f'{path}: expected keys joint_mean_mm and '
+                         'joint_std_mm')
+    return dict(mean_mm=np.asarray(table['joint_mean_mm'], dtype=np.float64),
+                std_mm=np.asarray(table['joint_std_mm'], dtype=np.float64))
+
+
+@KEYPOINT_CODECS.register_module()
+class Pose3DCodec:
+    """Standardise wrist-relative 3D joints per joint, in millimetres.
+
+    ``target = (p - p_wrist) * 1000 - mean_mm) / std_mm`` with ``std_mm``
+    clamped below at ``eps_mm`` (the wrist's std is 0: it is the origin).
+    Invalid joints get target 0 and ``target_weight`` 0. ``flip`` negates
+    the wrist-relative x: a left hand seen as a right hand, so one model
+    serves both hands.
+
+    Note:
+        Shape symbols: ``N`` optional leading sample axes, ``B`` batch,
+        ``K`` joints. ``encode`` works on numpy, for one sample (K, 3) or any
+        leading axes (N, K, 3) at once; ``decode`` on torch batches.
+
+    Args:
+        stats_file (str, optional): Table of per-joint mean/std in mm (see
+            :func:`load_joint_stats`). Defaults to the Ego-Exo4D train table
+            shipped with hp3d, unless ``mean_mm``/``std_mm`` are given.
+        mean_mm (Sequence, optional): (K, 3) per-joint mean, mm.
+        std_mm (Sequence, optional): (K, 3) per-joint std, mm.
+        eps_mm (float): Smallest std used, mm. Defaults to 1.0.
+    """
+
+    def __init__(self,
+                 stats_file: Optional[str] = None,
+                 mean_mm: Optional[Sequence] = None,
+                 std_mm: Optional[Sequence] = None,
+                 eps_mm: float = 1.0) -> None:
+        if (mean_mm is None) != (std_mm is None):
+            raise ValueError('give both mean_mm and std_mm, or neither')
+        if mean_mm is not None and stats_file is not None:
+            raise ValueError('give stats_file or mean_mm/std_mm, not both')
+        if eps_mm <= 0:
+            raise ValueError(f'eps_mm must be positive, got {eps_mm}')
+        if mean_mm is None:
+            self.stats_file = stats_file or DEFAULT_JOINT_STATS_FILE
+            stats = load_joint_stats(self.stats_file)
+            mean, std = stats['mean_mm'], stats['std_mm']
+        else:
+            self.stats_file = None
+            mean = np.asarray(mean_mm, dtype=np.float64)
+            std = np.asarray(std_mm, dtype=np.float64)
+        source = self.stats_file or 'mean_mm/std_mm'
+        for name, arr in (('mean', mean), ('std', std)):
+            if arr.shape != (NUM_JOINTS, 3) or not np.isfinite(arr).all():
+                raise ValueError(f'{source}: joint {name} must be a finite '
+                                 f'{NUM_JOINTS}x3 table, got shape '
+                                 f'{arr.shape}')
+        if (std < 0).any():
+            raise ValueError(f'{source}: negative joint std')
+        self.eps_mm = float(eps_mm)
+        self.mean_mm = mean
+        self.std_mm = np.maximum(std, self.eps_mm)
+
+    @staticmethod
+    def _mirror(points: np.ndarray, flip: Union[bool, np.ndarray]
+                ) -> np.ndarray:
+        """Negate x of (N, K, 3) ``points`` where ``flip`` (N,) is set."""
+        sign = np.where(np.asarray(flip, dtype=bool), -1.0, 1.0)[..., None]
+        mirrored = points.copy()
+        mirrored[..., 0] *= sign
+        return mirrored
+
+    def encode(self,
+               keypoints_3d: np.ndarray,
+               keypoints_valid: np.ndarray,
+               flip: Union[bool, np.ndarray] = False) -> Dict[str, np.ndarray]:
+        """Encode one sample or a stack of samples.
+
+        Args:
+            keypoints_3d (np.ndarray): (N, K, 3) camera-frame m, NaN where
+                invalid (the wrist must be finite).
+            keypoints_valid (np.ndarray): (N, K) bool.
+            flip (bool | np.ndarray): Mirror x, for all samples or per
+                sample (N,).
+
+        Returns:
+            dict: ``target`` (N, K, 3) float32, ``target_weight`` (N, K)
+            float32.
+        """
+        kpts = np.asarray(keypoints_3d, dtype=np.float64)
+        relative_mm = (kpts - kpts[..., WRIST:WRIST + 1, :]) * 1000.0
+        relative_mm = self._mirror(relative_mm, flip)
+        weight = (np.asarray(keypoints_valid, dtype=bool)
+                  & np.isfinite(relative_mm).all(axis=-1))
+        target = (relative_mm - self.mean_mm) / self.std_mm
+        target = np.where(weight[..., None], target, 0.0)
+        return dict(target=target.astype(np.float32),
+                    target_weight=weight.astype(np.float32))
+
+    def decode(self, pred: Tensor, flip: Optional[Tensor] = None) -> Tensor:
+        """Normalised predictions to wrist-relative millimetres.
+
+        The wrist is the origin by definition, so its output is replaced
+        by 0.
+
+        Args:
+            pred (Tensor): (B, K, 3) normalised.
+            flip (Tensor, optional): (B,) bool: samples encoded with
+                ``flip=True``; their x is negated back (the sample's own
+                hand).
+
+        Returns:
+            Tensor: (B, K, 3) wrist-relative mm, ``pred``'s dtype and device.
+        """
+        mean = torch.as_tensor(self.mean_mm, dtype=pred.dtype,
+                               device=pred.device)
+        std = torch.as_tensor(self.std_mm, dtype=pred.dtype,
+                              device=pred.device)
+        pred_mm = pred * std + mean
+        pred_mm[..., WRIST, :] = 0.0
+        if flip is not None:
+            sign = 1.0 - 2.0 * flip.to(device=pred.device,
+                                       dtype=pred.dtype).reshape(-1, 1)
+            pred_mm = torch.stack(
+                [pred_mm[..., 0] * sign, pred_mm[..., 1], pred_mm[..., 2]],
+                dim=-1)
+        return pred_mm
+
+    def __repr__(self) -> str:
+        source = (f'stats_file={self.stats_file!r}'
+                  if self.stats_file else 'mean_mm/std_mm')
+        return f'{self.__class__.__name__}({source}, eps_mm={self.eps_mm})'
+
+
+__all__ = ['Pose3DCodec', 'load_joint_stats', 'DEFAULT_JOINT_STATS_FILE']

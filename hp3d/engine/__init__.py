@@ -1,1 +1,28 @@
-__all__ = []
+"""Runner, loop, hooks and helpers behind hp3d's reliability guarantees.
+
+Importing this package allow-lists the globals mmengine checkpoints need for
+``torch.load(weights_only=True)`` and makes mmengine load local checkpoints
+through :func:`load_local_checkpoint` (see docs/reliability.md).
+"""
+from .atomic_io import replace_atomically, write_text_atomic
+from .dist import init_cpu_dist
+from .hooks import AtomicCheckpointHook, NaNGuardHook
+from .loops import ResumableEpochBasedTrainLoop
+from .rng import get_rng_state, preserved_rng_state, set_rng_state
+from .runner import Hp3dRunner
+from .safe_load import (
+    SAFE_GLOBALS,
+    UnsafeCheckpointError,
+    load_local_checkpoint,
+    register_safe_globals,
+)
+
+register_safe_globals()
+
+__all__ = [
+    'Hp3dRunner', 'ResumableEpochBasedTrainLoop', 'AtomicCheckpointHook',
+    'NaNGuardHook', 'SAFE_GLOBALS', 'UnsafeCheckpointError',
+    'load_local_checkpoint', 'register_safe_globals', 'init_cpu_dist',
+    'get_rng_state', 'set_rng_state', 'preserved_rng_state',
+    'replace_atomically', 'write_text_atomic'
+]

@@ -1,5 +1,6 @@
 # Ego-Exo4D hands for 2D -> 3D lifting: GT 2D keypoints in, wrist-relative 3D out.
-dataset_type = 'EgoExo4DHandDataset'
+# The split is encoded once and held as tensors (LiftingTensorDataset): batches
+# are index slices, so data loading costs a few % of the model's train step.
 data_root = 'data/egoexo4d/'
 data_prefix = dict(img='images/', camera='camera_pose/')
 
@@ -12,37 +13,35 @@ codec = dict(
     target_mean_m=(-0.04980, 0.00385, 0.07263),
     target_std_m=(0.04345, 0.05392, 0.05025))
 
-train_pipeline = [
-    dict(type='GenerateTarget', encoder=codec),
-    dict(type='PackInputs'),
-]
-test_pipeline = train_pipeline
-
 train_dataloader = dict(
     batch_size=64,
     num_workers=0,
     sampler=dict(type='DefaultSampler', shuffle=True),
-    collate_fn=dict(type='default_collate'),
+    collate_fn=dict(type='batched_collate'),
     dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        data_prefix=data_prefix,
-        ann_file='annotations/ego_pose_gt_anno_train_public.json',
-        pipeline=train_pipeline))
+        type='LiftingTensorDataset',
+        codec=codec,
+        dataset=dict(
+            type='EgoExo4DHandDataset',
+            data_root=data_root,
+            data_prefix=data_prefix,
+            ann_file='annotations/ego_pose_gt_anno_train_public.json')))
 val_dataloader = dict(
     batch_size=256,
     num_workers=0,
     sampler=dict(type='DefaultSampler', shuffle=False),
-    collate_fn=dict(type='default_collate'),
+    collate_fn=dict(type='batched_collate'),
     dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        data_prefix=data_prefix,
-        ann_file='annotations/ego_pose_gt_anno_val_public.json',
-        test_mode=True,
-        pipeline=test_pipeline))
-# The public test file of the real benchmark carries boxes only (no 2D input
-# for lifting): the lifting model is tested on val unless you have test GT.
+        type='LiftingTensorDataset',
+        codec=codec,
+        dataset=dict(
+            type='EgoExo4DHandDataset',
+            data_root=data_root,
+            data_prefix=data_prefix,
+            ann_file='annotations/ego_pose_gt_anno_val_public.json',
+            test_mode=True)))
+# The real benchmark's public test file carries boxes only (no 2D input for
+# lifting): the lifting model is tested on val unless you have test GT.
 test_dataloader = val_dataloader
 
 val_evaluator = dict(type='EgoExo4DHandMetric')

@@ -1,1 +1,253 @@
-__all__ = []
+"""Image-only augmentations and target generation.
+
+The augmentations change ``img`` only (no geometry), work on uint8 through
+lookup tables and cv2 filters (cheap on a 224x224 crop, so run them after
+``TopdownAffine``), and draw from numpy's global generator: a seeded
+``np.random`` (mmengine seeds every worker) makes them deterministic.
+"""
+import inspect
+from typing import Dict, Tuple, Union
+
+import cv2
+import numpy as np
+from mmcv.transforms import BaseTransform
+from mmcv.transforms.utils import cache_randomness
+
+from hp3d.registry import KEYPOINT_CODECS, TRANSFORMS
+from hp3d.utils.typing import ConfigType
+
+from .utils import describe_sample
+
+__all__ = ['PhotometricDistortion', 'motion_blur_kernel', 'RandomBlur',
+           'GenerateTarget']
+
+# OpenCV stores 8-bit hue in [0, 180): one unit is 2 degrees.
+_HUE_RANGE = 180
+
+
+def _check_uint8(img: np.ndarray, name: str) -> None:
+    if img.dtype != np.uint8 or img.ndim != 3 or img.shape[2] != 3:
+        raise TypeError(f'{name} expects an (H, W, 3) uint8 BGR image, got '
+                        f'{img.dtype} {img.shape}')
+
+
+@TRANSFORMS.register_module()
+class PhotometricDistortion(BaseTransform):
+    """Colour jitter: brightness, contrast, saturation, hue.
+
+    Brightness and contrast act together as ``clip(img * alpha + beta)``;
+    saturation scales S and hue shifts H (mod 180) in OpenCV's 8-bit HSV.
+    Each of the four is applied with probability ``prob``.
+
+    Required / modified keys: ``img`` (H, W, 3) uint8 BGR.
+
+    Args:
+        brightness_delta (int): beta ~ U(-d, d) grey levels. Defaults to 32.
+        contrast_range (tuple[float, float]): alpha ~ U(low, high).
+            Defaults to (0.5, 1.5).
+        saturation_range (tuple[float, float]): S factor ~ U(low, high).
+            Defaults to (0.5, 1.5).
+        hue_delta (int): H shift ~ U(-d, d) in OpenCV units (2 degrees).
+            Defaults to 18.
+        prob (float): Probability of each of the four. Defaults to 0.5.
+    """
+
+    def __init__(self, brightness_delta: int = 32,
+                 contrast_range: Tuple[float, float] = (0.5, 1.5),
+                 saturation_range: Tuple[float, float] = (0.5, 1.5),
+                 hue_delta: int = 18, prob: float = 0.5) -> None:
+        if not 0 <= prob <= 1:
+            raise ValueError(f'prob must be in [0, 1], got {prob}')
+        self.brightness_delta = brightness_delta
+        self.contrast_range = tuple(contrast_range)
+        self.saturation_range = tuple(saturation_range)
+        self.hue_delta = hue_delta
+        self.prob = prob
+
+    @cache_randomness
+    def _sample(self) -> Tuple[float, float, float, float]:
+        """(beta, alpha, saturation, hue); identity values when not drawn."""
+        apply = np.random.rand(4) < self.prob
+        beta = np.random.uniform(-self.brightness_delta, self.brightness_delta)
+        alpha = np.random.uniform(*self.contrast_range)
+        saturation = np.random.uniform(*self.saturation_range)
+        hue = np.random.uniform(-self.hue_delta, self.hue_delta)
+        return (beta if apply[0] else 0.0, alpha if apply[1] else 1.0,
+                saturation if apply[2] else 1.0, hue if apply[3] else 0.0)
+
+    def transform(self, results: Dict) -> Dict:
+        img = results['img']
+        _check_uint8(img, self.__class__.__name__)
+        beta, alpha, saturation, hue = self._sample()
+        levels = np.arange(256, dtype=np.float32)
+        if alpha != 1.0 or beta != 0.0:
+            lut = np.clip(np.rint(levels * alpha + beta), 0, 255)
+            img = cv2.LUT(img, lut.astype(np.uint8))
+        if saturation != 1.0 or hue != 0.0:
+            hue_lut = np.mod(np.rint(levels + hue), _HUE_RANGE)
+            sat_lut = np.clip(np.rint(levels * saturation), 0, 255)
+            lut = np.stack([hue_lut, sat_lut, levels], axis=-1)
+            hsv = cv2.cvtColor(img, cv2.COLOR_BGR2HSV)
+            hsv = cv2.LUT(hsv, lut.astype(np.uint8)[:, None, :])
+            img = cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)
+        results['img'] = img
+        return results
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}('
+                f'brightness_delta={self.brightness_delta}, '
+                f'contrast_range={self.contrast_range}, '
+                f'saturation_range={self.saturation_range}, '
+                f'hue_delta={self.hue_delta}, prob={self.prob})')
+
+
+def motion_blur_kernel(length: int, angle_deg: float) -> np.ndarray:
+    """A normalised line kernel: blur along one direction.
+
+    Args:
+        length (int): Odd line length in px.
+        angle_deg (float): Direction, degrees counter-clockwise from +u.
+
+    Returns:
+        np.ndarray: (length, length) float32 kernel summing to 1.
+    """
+    kernel = np.zeros((length, length), dtype=np.float32)
+    kernel[length // 2, :] = 1.0
+    centre = ((length - 1) / 2.0, (length - 1) / 2.0)
+    rot = cv2.getRotationMatrix2D(centre, angle_deg, 1.0)
+    kernel = cv2.warpAffine(kernel, rot, (length, length),
+                            flags=cv2.INTER_LINEAR)
+    return kernel / kernel.sum()
+
+
+@TRANSFORMS.register_module()
+class RandomBlur(BaseTransform):
+    """At most one blur per sample: Gaussian or motion.
+
+    Required / modified keys: ``img`` (H, W, 3) uint8.
+
+    Args:
+        gaussian_prob (float): Probability of a Gaussian blur. Defaults to
+            0.1.
+        gaussian_sigma (tuple[float, float]): sigma ~ U(low, high) px.
+            Defaults to (0.5, 2.0).
+        motion_prob (float): Probability of a motion blur (exclusive of the
+            Gaussian one). Defaults to 0.1.
+        motion_length (tuple[int, int]): Line length, an odd integer drawn
+            in [low, high] px. Defaults to (3, 9).
+    """
+
+    def __init__(self, gaussian_prob: float = 0.1,
+                 gaussian_sigma: Tuple[float, float] = (0.5, 2.0),
+                 motion_prob: float = 0.1,
+                 motion_length: Tuple[int, int] = (3, 9)) -> None:
+        if gaussian_prob < 0 or motion_prob < 0 or \
+                gaussian_prob + motion_prob > 1:
+            raise ValueError('gaussian_prob and motion_prob must be >= 0 and '
+                             f'sum to <= 1, got {gaussian_prob}, {motion_prob}')
+        if motion_length[0] < 3 or motion_length[0] > motion_length[1]:
+            raise ValueError(f'motion_length must be (low, high) with '
+                             f'3 <= low <= high, got {motion_length}')
+        self.gaussian_prob = gaussian_prob
+        self.gaussian_sigma = tuple(gaussian_sigma)
+        self.motion_prob = motion_prob
+        self.motion_length = tuple(motion_length)
+
+    @cache_randomness
+    def _sample(self) -> Tuple[float, float, int, float]:
+        """(draw, sigma, motion length, motion angle)."""
+        draw = np.random.rand()
+        sigma = np.random.uniform(*self.gaussian_sigma)
+        low, high = self.motion_length
+        length = 2 * np.random.randint(low // 2, (high - 1) // 2 + 1) + 1
+        angle = np.random.uniform(0.0, 180.0)
+        return draw, sigma, int(length), angle
+
+    def transform(self, results: Dict) -> Dict:
+        img = results['img']
+        _check_uint8(img, self.__class__.__name__)
+        draw, sigma, length, angle = self._sample()
+        if draw < self.gaussian_prob:
+            results['img'] = cv2.GaussianBlur(img, (0, 0), sigma)
+        elif draw < self.gaussian_prob + self.motion_prob:
+            results['img'] = cv2.filter2D(img, -1,
+                                          motion_blur_kernel(length, angle))
+        return results
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}(gaussian_prob={self.gaussian_prob}, '
+                f'gaussian_sigma={self.gaussian_sigma}, '
+                f'motion_prob={self.motion_prob}, '
+                f'motion_length={self.motion_length})')
+
+
+# Where GenerateTarget finds each codec ``encode`` argument in a sample.
+_ENCODE_ARG_KEYS = dict(keypoints_2d='keypoints_2d', keypoints_3d='keypoints_3d',
+                        keypoints_valid='keypoints_valid', flip='flipped')
+# Sample keys a pipeline may leave unset: no mirroring step means not mirrored.
+_SAMPLE_DEFAULTS = dict(flipped=False)
+# Codec outputs stored under another name (``inputs`` is the model input).
+_ENCODE_OUTPUT_KEYS = dict(inputs='lifting_inputs')
+
+
+@TRANSFORMS.register_module()
+class GenerateTarget(BaseTransform):
+    """Encode a sample's keypoints with a codec (``KEYPOINT_CODECS``).
+
+    The codec's ``encode`` arguments are fed by name: ``keypoints_2d``,
+    ``keypoints_3d``, ``keypoints_valid`` from the sample, ``flip`` from
+    ``flipped`` (False when absent). Its outputs are stored as they are
+    named, except ``inputs`` -> ``lifting_inputs``. A sample without GT
+    (``has_gt`` False) is encoded from zero 3D with no valid joint and gets
+    all-zero ``target`` and ``target_weight``.
+
+    Required keys: the codec's arguments (above), ``has_gt``.
+    Added keys: ``target`` (K, 3), ``target_weight`` (K,) and, for the
+    lifting codec, ``lifting_inputs`` (K, 2), ``input_weight`` (K,).
+
+    Args:
+        encoder (dict | object): A codec config, or a built codec.
+    """
+
+    def __init__(self, encoder: Union[ConfigType, object]) -> None:
+        if isinstance(encoder, dict):
+            encoder = KEYPOINT_CODECS.build(encoder)
+        self.encoder = encoder
+        self._arg_keys = {}
+        for name, param in inspect.signature(encoder.encode).parameters.items():
+            if name in _ENCODE_ARG_KEYS:
+                self._arg_keys[name] = _ENCODE_ARG_KEYS[name]
+            elif param.default is inspect.Parameter.empty and param.kind in (
+                    param.POSITIONAL_OR_KEYWORD, param.KEYWORD_ONLY):
+                raise TypeError(
+                    f'GenerateTarget cannot feed the argument {name!r} of '
+                    f'{type(encoder).__name__}.encode; it knows '
+                    f'{sorted(_ENCODE_ARG_KEYS)}')
+
+    def transform(self, results: Dict) -> Dict:
+        kwargs = {
+            name: (results.get(key, _SAMPLE_DEFAULTS[key])
+                   if key in _SAMPLE_DEFAULTS else results[key])
+            for name, key in self._arg_keys.items()
+        }
+        has_gt = bool(results['has_gt'])
+        if not has_gt:
+            num_joints = len(results['keypoints_valid'])
+            if 'keypoints_3d' in kwargs:
+                kwargs['keypoints_3d'] = np.zeros((num_joints, 3), np.float32)
+            if 'keypoints_valid' in kwargs:
+                kwargs['keypoints_valid'] = np.zeros(num_joints, bool)
+        encoded = self.encoder.encode(**kwargs)
+        if 'target' not in encoded or 'target_weight' not in encoded:
+            raise KeyError(f'{describe_sample(results)}: '
+                           f'{type(self.encoder).__name__}.encode returned '
+                           f'{sorted(encoded)}, without target/target_weight')
+        for name, value in encoded.items():
+            value = np.asarray(value, dtype=np.float32)
+            if not has_gt and name in ('target', 'target_weight'):
+                value = np.zeros_like(value)
+            results[_ENCODE_OUTPUT_KEYS.get(name, name)] = value
+        return results
+
+    def __repr__(self) -> str:
+        return f'{self.__class__.__name__}(encoder={self.encoder!r})'

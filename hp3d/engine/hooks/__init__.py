@@ -1,1 +1,4 @@
-__all__ = []
+from .atomic_checkpoint_hook import AtomicCheckpointHook
+from .nan_guard_hook import NaNGuardHook
+
+__all__ = ['AtomicCheckpointHook', 'NaNGuardHook']

@@ -15,6 +15,8 @@ from hp3d.utils import ConfigType, OptConfigType, OptMultiConfig
 
 # Per-sample metadata copied from the batch into each prediction dict.
 META_KEYS = ('sample_idx', 'take_uid', 'frame_number', 'hand', 'has_gt')
+# Per-sample arrays copied when the batch has them (2D metrics, visualisers).
+EXTRA_ARRAY_KEYS = ('cam_K', 'keypoints_2d', 'bbox')
 
 
 def _to_numpy(value) -> Union[np.ndarray, list]:
@@ -74,8 +76,9 @@ class Base3DEstimator(BaseModel):
 
         Returns:
             list[dict]: one dict per sample with ``pred_mm`` (K, 3) in the
-            sample's own hand, ``gt_m`` (K, 3), ``valid`` (K,) and the
-            metadata of ``META_KEYS``.
+            sample's own hand, ``gt_m`` (K, 3), ``valid`` (K,), the
+            metadata of ``META_KEYS`` and those of ``EXTRA_ARRAY_KEYS`` that
+            the batch carries (un-mirrored).
         """
         pred_mm = pred_mm.detach().float()
         flipped = data_samples.get('flipped')
@@ -88,11 +91,14 @@ class Base3DEstimator(BaseModel):
         gt_m = _to_numpy(data_samples['keypoints_3d'])
         valid = _to_numpy(data_samples['keypoints_valid'])
         meta = {key: _to_numpy(data_samples[key]) for key in META_KEYS}
+        extra = {key: _to_numpy(data_samples[key]) for key in EXTRA_ARRAY_KEYS
+                 if key in data_samples}
         results = []
         for i in range(len(pred_mm)):
             result = {key: _item(values[i]) for key, values in meta.items()}
             result.update(pred_mm=pred_mm[i], gt_m=gt_m[i],
                           valid=valid[i].astype(bool))
+            result.update({key: values[i] for key, values in extra.items()})
             results.append(result)
         return results
 
@@ -102,4 +108,4 @@ def _item(value):
     return value.item() if isinstance(value, np.generic) else value
 
 
-__all__ = ['Base3DEstimator', 'META_KEYS']
+__all__ = ['Base3DEstimator', 'META_KEYS', 'EXTRA_ARRAY_KEYS']

@@ -1,1 +1,218 @@
-__all__ = []
+"""The Ego-Exo4D POTTER hand head: a per-joint 3D volume and its marginals.
+
+Note:
+    B: batch size, K: joints (21), C: feature channels, D: depth bins,
+    H, W: feature height/width (pixels of the (B, C, H, W) backbone output).
+
+The head (the official ``PoolAttnHR_Pose_3D`` minus its backbone) lifts the
+(B, C, H, W) features to a (B, K, D, H, W) volume, mixes the joints with two
+1x1x1 convs around GELU/GroupNorm, sums the volume over each pair of axes into
+three marginals (lengths W, H, D) per joint, and regresses (K, 3) from them with
+a small MLP.
+
+``impl='reference'`` builds the volume exactly as the official code.
+``impl='fast'`` (default) computes the same function without the volume ever
+existing whole: the first joint conv is linear, so it is folded into the conv
+that creates the volume; the last joint conv and the GroupNorm's affine map
+commute with the sums, so only GELU(volume)'s marginals and per-joint
+mean/variance are needed. These are computed per sample (one GEMM, GELU and
+three reductions on a cache-sized block) and, when training, recomputed in the
+backward pass (activation checkpointing) instead of being stored.
+"""
+from typing import Dict, Sequence, Tuple, Union
+
+import torch
+import torch.nn.functional as F
+from mmengine.model import BaseModule
+from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint
+
+from hp3d.registry import KEYPOINT_CODECS, MODELS
+from hp3d.utils import ConfigType, OptMultiConfig, build_module
+
+IMPLS = ('fast', 'reference')
+
+
+def _volume_stats(feats: Tensor, weight: Tensor, bias: Tensor, num_joints: int,
+                  depth: int) -> Tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """Marginals and moments of ``GELU(weight @ feats + bias)`` per joint.
+
+    Args:
+        feats (Tensor): (N, C, H, W) features of N samples.
+        weight (Tensor): (K * D, C) volume weights (joint-major rows).
+        bias (Tensor): (K * D, ) volume bias.
+        num_joints (int): K.
+        depth (int): D.
+
+    Returns:
+        tuple[Tensor]: sums over (H, W), (D, W), (D, H): (N, K, D), (N, K, H),
+        (N, K, W); mean and biased variance over (D, H, W): (N, K) each.
+    """
+    N, C, H, W = feats.shape
+    volume = torch.baddbmm(bias[:, None], weight.expand(N, -1, -1),
+                           feats.reshape(N, C, H * W))
+    act = F.gelu(volume).reshape(N, num_joints, depth, H, W)
+    var, mean = torch.var_mean(act.flatten(2), dim=2, correction=0)
+    sum_w = act.sum(-1)  # (N, K, D, H)
+    return sum_w.sum(-1), sum_w.sum(2), act.sum((2, 3)), mean, var
+
+
+@MODELS.register_module()
+class Pose3DVolumeHead(BaseModule):
+    """POTTER's 3D hand pose head (official Ego-Exo4D baseline).
+
+    Layers: ``feat_conv`` (1x1, C -> ``feat_channels``) + GELU +
+    ``feat_norm`` (GroupNorm, 1 group); ``volume_conv`` (1x1 to K * D) reshaped
+    to a (B, K, D, H, W) volume; ``joint_conv1`` (1x1x1, K -> K) + GELU +
+    ``joint_norm`` (GroupNorm, K groups) + ``joint_conv2``; sums over (D, H),
+    (D, W), (H, W) concatenated to (B, K, W + H + D); ``reg_fc1`` + ReLU +
+    ``reg_norm`` (GroupNorm, K groups) + ``reg_fc2`` -> (B, K, 3).
+
+    Args:
+        codec (dict | object): The codec that encoded the targets; its
+            ``decode`` turns (B, K, 3) predictions into wrist-relative mm.
+        loss (dict | nn.Module): Loss over (pred, target, target_weight).
+            Defaults to ``dict(type='MaskedMSELoss')`` (the official loss).
+        in_channels (int): C of the backbone features. Defaults to 64.
+        feat_channels (int): Channels before the volume. Defaults to 256.
+        num_joints (int): K. Defaults to 21.
+        depth_size (int): D. Defaults to 56.
+        heatmap_size (Sequence[int]): (H, W) of the features, which fixes the
+            input width of ``reg_fc1`` (W + H + D). Defaults to (56, 56)
+            (224x224 images).
+        hidden_dims (int): Hidden width of the regression MLP. Defaults to 512.
+        impl (str): ``'fast'`` or ``'reference'`` (see module docstring).
+            Defaults to ``'fast'``.
+        init_cfg (dict | list, optional): mmengine init config.
+    """
+
+    def __init__(self, codec: Union[ConfigType, object],
+                 loss: Union[ConfigType, nn.Module] = None,
+                 in_channels: int = 64, feat_channels: int = 256,
+                 num_joints: int = 21, depth_size: int = 56,
+                 heatmap_size: Sequence[int] = (56, 56),
+                 hidden_dims: int = 512, impl: str = 'fast',
+                 init_cfg: OptMultiConfig = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        if impl not in IMPLS:
+            raise ValueError(f'impl must be one of {IMPLS}, got {impl!r}')
+        self.impl = impl
+        self.num_joints = num_joints
+        self.depth_size = depth_size
+        self.heatmap_size = tuple(heatmap_size)
+        K = num_joints
+        self.feat_conv = nn.Conv2d(in_channels, feat_channels, 1)
+        self.feat_norm = nn.GroupNorm(1, feat_channels)
+        self.volume_conv = nn.Conv2d(feat_channels, K * depth_size, 1)
+        self.joint_conv1 = nn.Conv3d(K, K, 1)
+        self.joint_norm = nn.GroupNorm(K, K)
+        self.joint_conv2 = nn.Conv3d(K, K, 1)
+        H, W = self.heatmap_size
+        self.reg_fc1 = nn.Linear(W + H + depth_size, hidden_dims)
+        self.reg_norm = nn.GroupNorm(K, K)
+        self.reg_fc2 = nn.Linear(hidden_dims, 3)
+        self.codec = build_module(codec, KEYPOINT_CODECS)
+        self.loss_module = build_module(
+            loss if loss is not None else dict(type='MaskedMSELoss'), MODELS)
+
+    def _marginals_reference(self, feats: Tensor) -> Tensor:
+        B, _, H, W = feats.shape
+        volume = self.volume_conv(feats).reshape(B, self.num_joints,
+                                                 self.depth_size, H, W)
+        volume = self.joint_conv1(volume)
+        volume = self.joint_conv2(self.joint_norm(F.gelu(volume)))
+        return torch.cat(
+            [volume.sum((2, 3)), volume.sum((2, 4)), volume.sum((3, 4))], dim=2)
+
+    def _folded_volume_conv(self) -> Tuple[Tensor, Tensor]:
+        """``volume_conv`` followed by ``joint_conv1`` as one (K*D, C) conv."""
+        K, D = self.num_joints, self.depth_size
+        mix = self.joint_conv1.weight.reshape(K, K)
+        weight = self.volume_conv.weight.reshape(K, D, -1)
+        bias = self.volume_conv.bias.reshape(K, D)
+        weight = torch.einsum('kj,jdc->kdc', mix, weight).reshape(K * D, -1)
+        bias = (mix @ bias + self.joint_conv1.bias[:, None]).reshape(K * D)
+        return weight, bias
+
+    def _marginals_fast(self, feats: Tensor) -> Tensor:
+        B, _, H, W = feats.shape
+        K, D = self.num_joints, self.depth_size
+        weight, bias = self._folded_volume_conv()
+        train = torch.is_grad_enabled() and (feats.requires_grad
+                                             or weight.requires_grad)
+        stats = []
+        for sample in feats.split(1):
+            if train:
+                stats.append(
+                    checkpoint(_volume_stats, sample, weight, bias, K, D,
+                               use_reentrant=False))
+            else:
+                stats.append(_volume_stats(sample, weight, bias, K, D))
+        sum_hw, sum_dw, sum_dh, mean, var = (torch.cat(s) for s in zip(*stats))
+        # GroupNorm(K) is an affine map per (sample, joint): scale * x + shift
+        scale = self.joint_norm.weight * torch.rsqrt(var + self.joint_norm.eps)
+        shift = self.joint_norm.bias - mean * scale
+        normed = torch.cat([
+            scale[..., None] * sum_dh + (shift * (D * H))[..., None],
+            scale[..., None] * sum_dw + (shift * (D * W))[..., None],
+            scale[..., None] * sum_hw + (shift * (H * W))[..., None],
+        ], dim=2)  # (B, K, W + H + D)
+        # joint_conv2 commutes with the sums; its bias is summed once per voxel
+        counts = normed.new_tensor([D * H] * W + [D * W] * H + [H * W] * D)
+        mix = self.joint_conv2.weight.reshape(K, K)
+        return mix @ normed + self.joint_conv2.bias[:, None] * counts
+
+    def forward(self, feats: Union[Tensor, Sequence[Tensor]]) -> Tensor:
+        """Args:
+            feats (Tensor | Sequence[Tensor]): (B, C, H, W) backbone features,
+                or a sequence whose first item they are (a backbone that also
+                returns low-resolution features).
+
+        Returns:
+            Tensor: (B, K, 3) predictions in the codec's normalised space.
+        """
+        if not isinstance(feats, Tensor):
+            feats = feats[0]
+        if tuple(feats.shape[-2:]) != self.heatmap_size:
+            raise ValueError(
+                f'Pose3DVolumeHead built for {self.heatmap_size} features '
+                f'(heatmap_size) got {tuple(feats.shape[-2:])}; set '
+                f'heatmap_size to the input size / 4')
+        x = self.feat_norm(F.gelu(self.feat_conv(feats)))
+        if self.impl == 'reference':
+            marginals = self._marginals_reference(x)
+        else:
+            marginals = self._marginals_fast(x)
+        x = self.reg_norm(F.relu(self.reg_fc1(marginals)))
+        return self.reg_fc2(x)
+
+    def loss(self, feats: Union[Tensor, Sequence[Tensor]],
+             data_samples: Dict) -> Dict[str, Tensor]:
+        """Loss against ``data_samples['target']`` (B, K, 3) weighted by
+        ``data_samples['target_weight']`` (B, K).
+
+        Returns:
+            dict[str, Tensor]: ``loss_kpt`` and ``mpjpe_mm``, the mean
+            wrist-relative joint error in mm over joints with weight > 0
+            (logged only: detached, and its name holds no ``loss``).
+        """
+        pred = self.forward(feats)
+        target = data_samples['target'].to(pred)
+        weight = data_samples['target_weight'].to(pred)
+        losses = dict(loss_kpt=self.loss_module(pred, target, weight))
+        with torch.no_grad():
+            error = (self.codec.decode(pred) - self.codec.decode(target)).norm(
+                dim=-1)
+            valid = weight > 0
+            # where() keeps NaN targets of invalid joints out of the sum
+            error = torch.where(valid, error, error.new_zeros(()))
+            losses['mpjpe_mm'] = error.sum() / valid.sum().clamp(min=1)
+        return losses
+
+    def predict(self, feats: Union[Tensor, Sequence[Tensor]],
+                data_samples: Dict) -> Tensor:
+        """Returns (B, K, 3) wrist-relative predictions in mm."""
+        return self.codec.decode(self.forward(feats))
+
+
+__all__ = ['Pose3DVolumeHead']

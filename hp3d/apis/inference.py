@@ -1,0 +1,49 @@
+"""Build a model from its config and load a checkpoint, ready for inference."""
+import logging
+from pathlib import Path
+from typing import Optional, Union
+
+import torch
+from mmengine.config import Config
+from mmengine.logging import print_log
+from mmengine.runner import load_checkpoint
+from torch import nn
+
+from hp3d.registry import MODELS
+
+__all__ = ['init_model']
+
+
+def init_model(config: Union[str, Path, Config],
+               weights: Optional[str] = None,
+               device: Union[str, torch.device] = 'cpu') -> nn.Module:
+    """The config's model in eval mode on ``device``, weights loaded.
+
+    Weights load with mmengine's ``load_checkpoint(map_location=device)``,
+    which reads through ``torch.load``'s weights-only unpickler, and
+    strictly: a checkpoint that does not match the config is an error.
+
+    Args:
+        config (str | Path | Config): Config file or object with ``model``.
+        weights (str, optional): Checkpoint path or URL. None keeps the
+            random initialisation (tests, ONNX graph checks).
+        device (str | torch.device): Where the model runs. Defaults to
+            ``'cpu'``.
+
+    Returns:
+        nn.Module: The estimator, with the config as ``model.cfg``.
+    """
+    cfg = config if isinstance(config, Config) else Config.fromfile(
+        str(config))
+    if 'model' not in cfg:
+        raise KeyError(f'{getattr(cfg, "filename", config)}: no `model` in '
+                       'the config')
+    model = MODELS.build(cfg.model)
+    if weights is None:
+        print_log('init_model: no checkpoint given, the model keeps its '
+                  'random initial weights', logger='current',
+                  level=logging.WARNING)
+    else:
+        load_checkpoint(model, weights, map_location=device, strict=True)
+    model.cfg = cfg
+    return model.to(device).eval()

@@ -1,0 +1,108 @@
+"""The lifting data path held as tensors: batches are slices, not samples.
+
+Per-sample Python (a pipeline call and a dict per hand, then collation) costs
+more than the lifting model's own train step. ``LiftingTensorDataset`` encodes
+the whole split once with the codec and answers a batch of indices with one
+``index_select`` per field (``__getitems__``, which torch's DataLoader calls
+with the sampler's batch), so the loop stays an ordinary mmengine run.
+
+Note:
+    N: samples in the split, B: batch size, K: joints.
+"""
+import copy
+from typing import Dict, Sequence
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch.utils.data import Dataset
+
+from hp3d.registry import DATASETS, FUNCTIONS, KEYPOINT_CODECS
+from hp3d.utils import ConfigType, build_module
+
+from .camera import default_intrinsics
+
+# Fields taken from the wrapped dataset's arrays, and those the codec adds.
+ARRAY_KEYS = ('keypoints_2d', 'keypoints_3d', 'keypoints_valid', 'bbox',
+              'is_left', 'frame_number')
+LIST_KEYS = ('take_uid', 'take_name', 'hand')
+
+
+@DATASETS.register_module()
+class LiftingTensorDataset(Dataset):
+    """A lifting split as tensors, batched by ``__getitems__``.
+
+    Args:
+        dataset (dict | Dataset): The annotation dataset (e.g.
+            ``EgoExo4DHandDataset``); it must offer ``get_arrays()``.
+        codec (dict | object): The lifting codec (``LiftingCodec``); its
+            ``encode`` is applied once to all N samples.
+        device (str): Where the tensors live. ``'cpu'`` (default), or
+            ``'cuda'`` to keep the whole split on the GPU.
+    """
+
+    def __init__(self, dataset: ConfigType, codec: ConfigType,
+                 device: str = 'cpu') -> None:
+        self.dataset = build_module(dataset, DATASETS)
+        self.codec = build_module(codec, KEYPOINT_CODECS)
+        arrays = self.dataset.get_arrays()
+        encoded = self.codec.encode(arrays['keypoints_2d'],
+                                    arrays['keypoints_3d'],
+                                    arrays['keypoints_valid'])
+        n = len(arrays['keypoints_2d'])
+        cam_K = arrays.get('cam_K')
+        if cam_K is None:
+            cam_K = np.broadcast_to(default_intrinsics(), (n, 3, 3))
+        fields = {key: arrays[key] for key in ARRAY_KEYS}
+        fields.update(
+            cam_K=cam_K,
+            target=encoded['target'],
+            target_weight=encoded['target_weight'],
+            input_weight=encoded['input_weight'],
+            sample_idx=np.arange(n),
+            flipped=np.zeros(n, dtype=bool),
+            has_gt=np.asarray(arrays.get('has_gt', np.ones(n, dtype=bool))))
+        self._inputs = torch.as_tensor(
+            np.ascontiguousarray(encoded['inputs'], dtype=np.float32),
+            device=device)
+        self._fields: Dict[str, Tensor] = {
+            key: torch.as_tensor(np.ascontiguousarray(value), device=device)
+            for key, value in fields.items()
+        }
+        self._lists = {key: list(arrays[key]) for key in LIST_KEYS}
+
+    @property
+    def metainfo(self) -> dict:
+        return copy.deepcopy(self.dataset.metainfo)
+
+    def __len__(self) -> int:
+        return len(self._inputs)
+
+    def __getitems__(self, indices: Sequence[int]) -> dict:
+        """A collated batch: ``dict(inputs (B, K, 2), data_samples=dict)``."""
+        index = torch.as_tensor(indices, device=self._inputs.device)
+        samples = {key: value.index_select(0, index)
+                   for key, value in self._fields.items()}
+        for key, values in self._lists.items():
+            samples[key] = [values[i] for i in indices]
+        return dict(inputs=self._inputs.index_select(0, index),
+                    data_samples=samples)
+
+    def __getitem__(self, idx: int) -> dict:
+        """One sample, in the layout of a pipeline's ``PackInputs``."""
+        samples = {key: value[idx] for key, value in self._fields.items()}
+        samples.update({key: values[idx] for key, values in self._lists.items()})
+        return dict(inputs=self._inputs[idx], data_samples=samples)
+
+
+@FUNCTIONS.register_module()
+def batched_collate(batch: dict) -> dict:
+    """Collate for datasets whose ``__getitems__`` already returns a batch."""
+    if isinstance(batch, list):
+        raise TypeError('batched_collate expects a batch from __getitems__; '
+                        'this dataset returned single samples: use '
+                        "collate_fn=dict(type='default_collate')")
+    return batch
+
+
+__all__ = ['LiftingTensorDataset', 'batched_collate']

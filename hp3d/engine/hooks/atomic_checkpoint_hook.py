@@ -1,0 +1,101 @@
+"""mmengine's CheckpointHook with a crash-safe order of file operations."""
+import glob
+import os
+import os.path as osp
+
+from mmengine.dist import is_main_process
+from mmengine.hooks import CheckpointHook
+
+from hp3d.engine.atomic_io import TMP_SUFFIX, write_text_atomic
+from hp3d.registry import HOOKS
+
+__all__ = ['AtomicCheckpointHook']
+
+
+@HOOKS.register_module()
+class AtomicCheckpointHook(CheckpointHook):
+    """Save checkpoints so that a crash never breaks ``--resume``.
+
+    Same arguments and behaviour as mmengine's ``CheckpointHook``; three
+    changes in how the files are written:
+
+    1. the new checkpoint is saved first (``Hp3dRunner.save_checkpoint``
+       writes ``<name>.tmp`` and renames it when complete);
+    2. then the ``last_checkpoint`` pointer is replaced atomically (mmengine
+       truncates and rewrites it, so a kill can leave it empty);
+    3. only then is the checkpoint beyond ``max_keep_ckpts`` deleted
+       (mmengine deletes it before saving, so a kill in between can leave the
+       pointer naming a deleted file).
+
+    Partial ``*.pth.tmp`` files left by a killed run are removed when
+    training starts.
+    """
+
+    def before_train(self, runner) -> None:
+        super().before_train(runner)
+        if is_main_process() and osp.isdir(self.out_dir):
+            extension = osp.splitext(self.filename_tmpl)[1]
+            pattern = osp.join(self.out_dir, f'*{extension}{TMP_SUFFIX}')
+            for stale in glob.glob(pattern):
+                runner.logger.warning(
+                    f'Removing {stale}: a checkpoint write that never '
+                    'completed (the previous run was interrupted)')
+                os.remove(stale)
+
+    def _save_checkpoint_with_step(self, runner, step, meta) -> None:
+        outdated = self._update_keep_ckpt_ids(runner, step)
+
+        ckpt_filename = self.filename_tmpl.format(step)
+        self.last_ckpt = self.file_backend.join_path(self.out_dir,
+                                                     ckpt_filename)
+        runner.message_hub.update_info('last_ckpt', self.last_ckpt)
+
+        runner.save_checkpoint(
+            self.out_dir,
+            ckpt_filename,
+            self.file_client_args,
+            save_optimizer=self.save_optimizer,
+            save_param_scheduler=self.save_param_scheduler,
+            meta=meta,
+            by_epoch=self.by_epoch,
+            backend_args=self.backend_args,
+            **self.args)
+
+        # Sharded (model-parallel) saving involves every rank; the pointer
+        # and the clean-up are the main process's.
+        if not is_main_process():
+            return
+        write_text_atomic(
+            osp.join(runner.work_dir, 'last_checkpoint'), self.last_ckpt)
+        if outdated is not None:
+            self._remove_checkpoint(outdated)
+
+    def _update_keep_ckpt_ids(self, runner, step: int):
+        """Record ``step`` among the kept checkpoints, as mmengine does.
+
+        The ids go into the message hub before saving so that the new
+        checkpoint carries them.
+
+        Returns:
+            int | None: The step whose checkpoint falls out of
+            ``max_keep_ckpts`` and is to be deleted after the save.
+        """
+        if self.max_keep_ckpts <= 0 or (self.keep_ckpt_ids
+                                        and self.keep_ckpt_ids[-1] == step):
+            return None
+        outdated = None
+        if len(self.keep_ckpt_ids) == self.max_keep_ckpts:
+            outdated = self.keep_ckpt_ids.popleft()
+        self.keep_ckpt_ids.append(step)
+        runner.message_hub.update_info('keep_ckpt_ids',
+                                       list(self.keep_ckpt_ids))
+        return outdated
+
+    def _remove_checkpoint(self, step: int) -> None:
+        path = self.file_backend.join_path(self.out_dir,
+                                           self.filename_tmpl.format(step))
+        if self.file_backend.isfile(path):
+            self.file_backend.remove(path)
+        elif self.file_backend.isdir(path):
+            # DeepSpeed saves a checkpoint as a directory.
+            self.file_backend.rmtree(path)

@@ -1,0 +1,95 @@
+"""An epoch-based training loop that resumes exactly where a run stopped."""
+from mmengine.logging import print_log
+from mmengine.runner import EpochBasedTrainLoop
+
+from hp3d.engine.rng import RNG_STATE_KEY, preserved_rng_state, set_rng_state
+from hp3d.registry import LOOPS
+
+__all__ = ['ResumableEpochBasedTrainLoop']
+
+
+@LOOPS.register_module()
+class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
+    """``EpochBasedTrainLoop`` whose resumed run equals the uninterrupted one.
+
+    mmengine's loop restarts the epoch of a checkpoint saved inside an
+    epoch (``CheckpointHook(by_epoch=False)``), repeating its iterations,
+    and continues with freshly seeded random generators. This loop:
+
+    - skips the iterations of the resumed epoch that the checkpoint already
+      holds. The skipped batches are loaded and dropped (as mmengine's
+      ``IterBasedTrainLoop`` does) so data-loader workers draw the same
+      random augmentations as in the interrupted run;
+    - restores the random generator states saved by ``Hp3dRunner`` with the
+      checkpoint, right before the first new iteration;
+    - keeps the creation of the data iterator and the validation runs from
+      advancing the training generators, so the states at a checkpoint are
+      the states at the next iteration in both runs.
+
+    With the same seed (``randomness=dict(seed=...)``) and deterministic
+    kernels, a run killed at any point and resumed from its last checkpoint
+    reaches the same weights as an uninterrupted run. Arguments are those of
+    ``EpochBasedTrainLoop``; ``Hp3dRunner`` builds this loop for
+    ``train_cfg=dict(by_epoch=True, ...)``.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._resumed_rng_state = None
+
+    def run(self):
+        """Train until ``max_epochs``, validating every ``val_interval``."""
+        self.runner.call_hook('before_train')
+        # Present only when the runner resumed from an hp3d checkpoint.
+        self._resumed_rng_state = self.runner.message_hub.pop_info(
+            RNG_STATE_KEY)
+        if self._iter > 0 and self._resumed_rng_state is None:
+            print_log(
+                'The resumed checkpoint has no random generator states '
+                '(it was not written by Hp3dRunner): training continues '
+                'with freshly seeded generators.',
+                logger='current')
+
+        while self._epoch < self._max_epochs and not self.stop_training:
+            self.run_epoch()
+
+            self._decide_current_val_interval()
+            if (self.runner.val_loop is not None
+                    and self._epoch >= self.val_begin
+                    and (self._epoch % self.val_interval == 0
+                         or self._epoch == self._max_epochs)):
+                with preserved_rng_state():
+                    self.runner.val_loop.run()
+
+        self.runner.call_hook('after_train')
+        return self.runner.model
+
+    def run_epoch(self) -> None:
+        """Iterate over the epoch's batches not yet trained on."""
+        self.runner.call_hook('before_train_epoch')
+        self.runner.model.train()
+        with preserved_rng_state():
+            batches = iter(self.dataloader)
+
+        done = self._iter - self._epoch * len(self.dataloader)
+        if not 0 <= done <= len(self.dataloader):
+            raise RuntimeError(
+                f'Cannot resume at iteration {self._iter} of epoch '
+                f'{self._epoch + 1}: an epoch has {len(self.dataloader)} '
+                'iterations now. The data set, batch size or number of '
+                'processes differs from the run that saved the checkpoint.')
+        if done:
+            print_log(
+                f'Skipping the {done} batches of epoch {self._epoch + 1} '
+                'trained before the checkpoint', logger='current')
+            for _ in range(done):
+                next(batches)
+        if self._resumed_rng_state is not None:
+            set_rng_state(self._resumed_rng_state)
+            self._resumed_rng_state = None
+
+        for idx, data_batch in enumerate(batches, start=done):
+            self.run_iter(idx, data_batch)
+
+        self.runner.call_hook('after_train_epoch')
+        self._epoch += 1

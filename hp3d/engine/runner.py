@@ -1,0 +1,185 @@
+"""hp3d's Runner: mmengine's, with crash-safe checkpoints and CPU DDP."""
+import os
+import os.path as osp
+from typing import Dict, List, Optional, Union
+
+import torch
+from mmengine.device import get_device
+from mmengine.dist import is_distributed, master_only
+from mmengine.fileio import LocalBackend, get_file_backend
+from mmengine.hooks import CheckpointHook, Hook
+from mmengine.logging import print_log
+from mmengine.model import is_model_wrapper
+from mmengine.runner import BaseLoop, Runner
+from torch.nn.parallel import DistributedDataParallel
+
+from hp3d.engine.atomic_io import TMP_SUFFIX, replace_atomically
+from hp3d.engine.dist import CPU_BACKEND, init_cpu_dist
+from hp3d.engine.hooks import AtomicCheckpointHook
+from hp3d.engine.loops import ResumableEpochBasedTrainLoop
+from hp3d.engine.rng import RNG_STATE_KEY, get_rng_state
+from hp3d.registry import MODEL_WRAPPERS, RUNNERS
+
+__all__ = ['Hp3dRunner']
+
+
+@RUNNERS.register_module()
+class Hp3dRunner(Runner):
+    """mmengine's ``Runner`` with the guarantees of docs/reliability.md.
+
+    Selected by ``runner_type = 'Hp3dRunner'`` (``configs/_base_/
+    default_runtime.py``); the tools build it when a config names no runner.
+    Arguments are those of ``Runner``. Differences:
+
+    - Checkpoints are written to ``<name>.tmp``, synced and renamed, so a
+      checkpoint file is always complete (local paths; object stores publish
+      a put atomically already). Each carries the random generator states.
+    - The default checkpoint hook is :class:`AtomicCheckpointHook`.
+    - ``train_cfg=dict(by_epoch=True, ...)`` builds
+      :class:`ResumableEpochBasedTrainLoop` (exact mid-epoch resume).
+    - Without CUDA, a distributed launch starts a ``gloo`` process group and
+      wraps the model in DDP with ``device_ids=None`` (mmengine would call
+      ``torch.cuda.set_device`` and pass ``device_ids=[LOCAL_RANK]``).
+    """
+
+    def setup_env(self, env_cfg: Dict) -> None:
+        """Start a gloo process group on CPU-only machines, then as mmengine.
+
+        Args:
+            env_cfg (dict): ``env_cfg`` of the config; on CPU only
+                ``dist_cfg.timeout`` (seconds) is used from ``dist_cfg``.
+        """
+        if (self.distributed and not is_distributed()
+                and not torch.cuda.is_available()):
+            dist_cfg = env_cfg.get('dist_cfg', {})
+            init_cpu_dist(self.launcher, timeout_s=dist_cfg.get('timeout'))
+            print_log(
+                f'No CUDA device: started a {CPU_BACKEND} process group '
+                f'(rank {os.environ["RANK"]} of {os.environ["WORLD_SIZE"]}) '
+                f'instead of dist_cfg={dict(dist_cfg)}.',
+                logger='current')
+        super().setup_env(env_cfg)
+
+    def wrap_model(self, model_wrapper_cfg: Optional[Dict],
+                   model: torch.nn.Module) -> torch.nn.Module:
+        """Wrap as mmengine does, with ``device_ids=None`` for CPU DDP.
+
+        Args:
+            model_wrapper_cfg (dict, optional): ``model_wrapper_cfg`` of the
+                config.
+            model (nn.Module): The model to wrap.
+
+        Returns:
+            nn.Module: The model, wrapped when distributed.
+        """
+        if (self.distributed and not is_model_wrapper(model)
+                and get_device() == 'cpu'):
+            if model_wrapper_cfg is None:
+                # mmengine's own defaults for this case.
+                model_wrapper_cfg = dict(
+                    type='MMDistributedDataParallel',
+                    broadcast_buffers=False,
+                    find_unused_parameters=self.cfg.get(
+                        'find_unused_parameters', False))
+            model_wrapper_cfg = dict(model_wrapper_cfg)
+            model_wrapper_cfg.setdefault('type', 'MMDistributedDataParallel')
+            wrapper_type = MODEL_WRAPPERS.get(model_wrapper_cfg['type'])
+            if issubclass(wrapper_type, DistributedDataParallel):
+                # torch's DDP takes device_ids=None for a CPU module.
+                model_wrapper_cfg['device_ids'] = None
+        return super().wrap_model(model_wrapper_cfg, model)
+
+    def build_train_loop(self, loop: Union[BaseLoop, Dict]) -> BaseLoop:
+        """Build :class:`ResumableEpochBasedTrainLoop` for ``by_epoch=True``.
+
+        Args:
+            loop (BaseLoop | dict): ``train_cfg`` of the config.
+
+        Returns:
+            BaseLoop: The training loop.
+        """
+        if (isinstance(loop, dict) and 'type' not in loop
+                and loop.get('by_epoch', False)):
+            loop = {key: value for key, value in loop.items()
+                    if key != 'by_epoch'}
+            loop['type'] = ResumableEpochBasedTrainLoop
+        return super().build_train_loop(loop)
+
+    def register_default_hooks(
+            self,
+            hooks: Optional[Dict[str, Union[Hook, Dict]]] = None) -> None:
+        """Register mmengine's default hooks, checkpointing atomically.
+
+        Args:
+            hooks (dict, optional): ``default_hooks`` of the config.
+        """
+        hooks = dict(hooks or {})
+        hooks.setdefault('checkpoint',
+                         dict(type=AtomicCheckpointHook, interval=1))
+        super().register_default_hooks(hooks)
+
+    def register_hooks(
+            self,
+            default_hooks: Optional[Dict[str, Union[Hook, Dict]]] = None,
+            custom_hooks: Optional[List[Union[Hook, Dict]]] = None) -> None:
+        """Register hooks; warn about a checkpoint hook that is not atomic.
+
+        Args:
+            default_hooks (dict, optional): ``default_hooks`` of the config.
+            custom_hooks (list, optional): ``custom_hooks`` of the config.
+        """
+        super().register_hooks(default_hooks, custom_hooks)
+        if any(type(hook) is CheckpointHook for hook in self._hooks):
+            self.logger.warning(
+                "mmengine's CheckpointHook rewrites last_checkpoint in place "
+                'and deletes old checkpoints before saving the new one: a '
+                'crash can leave nothing to resume from. Use '
+                "type='AtomicCheckpointHook'.")
+
+    @master_only
+    def save_checkpoint(self,
+                        out_dir: str,
+                        filename: str,
+                        file_client_args: Optional[dict] = None,
+                        save_optimizer: bool = True,
+                        save_param_scheduler: bool = True,
+                        meta: Optional[dict] = None,
+                        by_epoch: bool = True,
+                        backend_args: Optional[dict] = None) -> None:
+        """Save a checkpoint as mmengine does, atomically for local paths.
+
+        The random generator states go into the message hub (restored by
+        ``Runner.resume``, applied by :class:`ResumableEpochBasedTrainLoop`).
+
+        Args:
+            out_dir (str): Directory of the checkpoint.
+            filename (str): File name of the checkpoint.
+            file_client_args (dict, optional): Deprecated mmengine argument.
+            save_optimizer (bool): Save the optimizer state.
+            save_param_scheduler (bool): Save the param scheduler states.
+            meta (dict, optional): Extra ``meta`` entries.
+            by_epoch (bool): Whether ``meta`` counts epochs.
+            backend_args (dict, optional): File backend arguments.
+        """
+        self.message_hub.update_info(RNG_STATE_KEY, get_rng_state())
+        kwargs = dict(
+            file_client_args=file_client_args,
+            save_optimizer=save_optimizer,
+            save_param_scheduler=save_param_scheduler,
+            meta=meta,
+            by_epoch=by_epoch,
+            backend_args=backend_args)
+        backend = get_file_backend(out_dir, backend_args=backend_args)
+        if file_client_args is not None or not isinstance(
+                backend, LocalBackend):
+            super().save_checkpoint(out_dir, filename, **kwargs)
+            return
+
+        tmp_filename = filename + TMP_SUFFIX
+        tmp_path = osp.join(out_dir, tmp_filename)
+        try:
+            super().save_checkpoint(out_dir, tmp_filename, **kwargs)
+            replace_atomically(tmp_path, osp.join(out_dir, filename))
+        finally:
+            if osp.exists(tmp_path):
+                os.remove(tmp_path)

@@ -1,0 +1,129 @@
+"""Draw validation and test samples during a run."""
+from typing import Dict, Optional, Sequence
+
+import cv2
+import numpy as np
+from mmengine.fileio import join_path, put
+from mmengine.hooks import Hook
+from mmengine.runner import Runner
+from mmengine.visualization import Visualizer
+
+from hp3d.registry import HOOKS
+
+from .batch_utils import sample_image, slice_sample
+
+_BatchOutputs = Optional[Sequence[Dict]]
+
+
+@HOOKS.register_module()
+class Hand3DVisualizationHook(Hook):
+    """Draws a few validation samples each validation, and test samples.
+
+    - Validation: the first ``max_samples`` samples of every validation go to
+      the visualizer's backends (e.g. TensorBoard), tagged by sample so that
+      each shows its progress over the run. ``max_samples=0`` turns it off.
+    - Test (``enable=True``, set by ``tools/test.py --show-dir D``): every
+      ``interval``-th sample is written to
+      ``{out_dir}/{take_uid}_{frame:06d}_{hand}.png``, or sent to the
+      backends when ``out_dir`` is None. Nothing is drawn while disabled.
+
+    The visualizer is the runner's (``Hand3DVisualizer``). Each sample's
+    figure is built from ``data_batch`` (the collated batch: ``inputs`` crops
+    (B, 3, H, W) uint8 BGR, or lifting keypoints (B, K, 2), which have no
+    image) and ``outputs`` (the model's per-sample prediction dicts).
+
+    Args:
+        enable (bool): draw test samples. Defaults to False.
+        interval (int): draw every ``interval``-th test sample.
+        max_samples (int): samples drawn per validation.
+        out_dir (str, optional): directory of the test figures.
+        backend_args (dict, optional): mmengine file backend arguments for
+            writing to ``out_dir``.
+    """
+
+    priority = 'NORMAL'
+
+    def __init__(self,
+                 enable: bool = False,
+                 interval: int = 50,
+                 max_samples: int = 4,
+                 out_dir: Optional[str] = None,
+                 backend_args: Optional[dict] = None) -> None:
+        if interval < 1:
+            raise ValueError(f'interval must be >= 1, got {interval}')
+        if max_samples < 0:
+            raise ValueError(f'max_samples must be >= 0, got {max_samples}')
+        self.enable = enable
+        self.interval = interval
+        self.max_samples = max_samples
+        self.out_dir = out_dir
+        self.backend_args = backend_args
+        self._val_drawn = 0
+        self._test_seen = 0
+
+    @property
+    def _visualizer(self) -> Visualizer:
+        return Visualizer.get_current_instance()
+
+    def before_val_epoch(self, runner: Runner) -> None:
+        self._val_drawn = 0
+
+    def before_test_epoch(self, runner: Runner) -> None:
+        self._test_seen = 0
+
+    def after_val_iter(self, runner: Runner, batch_idx: int,
+                       data_batch: Dict, outputs: _BatchOutputs = None) -> None:
+        """Send the validation's first ``max_samples`` samples to backends."""
+        if self._val_drawn >= self.max_samples or not outputs:
+            return
+        for i, prediction in enumerate(outputs):
+            if self._val_drawn >= self.max_samples:
+                break
+            self._val_drawn += 1
+            image, sample = self._sample(data_batch, i)
+            self._visualizer.add_datasample(
+                f'val_{self._val_drawn - 1}_{_sample_name(sample)}', image,
+                sample, prediction, step=runner.iter)
+
+    def after_test_iter(self, runner: Runner, batch_idx: int,
+                        data_batch: Dict, outputs: _BatchOutputs = None) -> None:
+        """Draw every ``interval``-th test sample."""
+        if not self.enable or not outputs:
+            return
+        for i, prediction in enumerate(outputs):
+            index = self._test_seen
+            self._test_seen += 1
+            if index % self.interval:
+                continue
+            image, sample = self._sample(data_batch, i)
+            name = _sample_name(sample)
+            if self.out_dir is None:
+                self._visualizer.add_datasample(f'test_{name}', image, sample,
+                                                prediction, step=index)
+                continue
+            figure = self._visualizer.draw_sample(image, sample, prediction)
+            self._write_png(figure, f'{name}.png')
+
+    @staticmethod
+    def _sample(data_batch: Dict, index: int):
+        return (sample_image(data_batch['inputs'], index),
+                slice_sample(data_batch['data_samples'], index))
+
+    def _write_png(self, figure_rgb: np.ndarray, filename: str) -> None:
+        """Write a figure to ``out_dir`` through the file backend."""
+        ok, png = cv2.imencode('.png', figure_rgb[..., ::-1])
+        if not ok:
+            raise RuntimeError(f'Could not encode the figure {filename}')
+        put(png.tobytes(),
+            join_path(self.out_dir, filename, backend_args=self.backend_args),
+            backend_args=self.backend_args)
+
+
+def _sample_name(sample: Dict) -> str:
+    """``{take_uid}_{frame:06d}_{hand}`` of a sliced sample."""
+    return '{}_{:06d}_{}'.format(
+        str(sample['take_uid']), int(sample['frame_number']),
+        str(sample['hand']))
+
+
+__all__ = ['Hand3DVisualizationHook']

@@ -1,0 +1,94 @@
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+from hp3d.registry import HOOKS
+from hp3d.visualization import Hand3DVisualizer
+
+RUNNER = SimpleNamespace(iter=7)
+
+
+def collate(image, sample, prediction, frames):
+    """A batch of copies of one sample, numbered by ``frames``."""
+    data_samples = {}
+    for key, value in sample.items():
+        if isinstance(value, str):
+            data_samples[key] = [value] * len(frames)
+        else:
+            data_samples[key] = torch.stack(
+                [torch.as_tensor(np.asarray(value))] * len(frames))
+    data_samples['frame_number'] = torch.tensor(frames)
+    if image is None:
+        inputs = torch.zeros(len(frames), 21, 2)
+    else:
+        inputs = torch.stack([torch.from_numpy(image).permute(2, 0, 1)] *
+                             len(frames))
+    outputs = [dict(prediction, frame_number=f) for f in frames]
+    return dict(inputs=inputs, data_samples=data_samples), outputs
+
+
+@pytest.fixture
+def visualizer(request, tmp_path):
+    # The hook draws with the latest visualizer; one 3D view keeps it fast.
+    return Hand3DVisualizer(name=request.node.name, views=('top', ),
+                            vis_backends=[dict(type='LocalVisBackend')],
+                            save_dir=str(tmp_path / 'work'), panel_px=100,
+                            header_px=20)
+
+
+def run_test_loop(hook, batches):
+    hook.before_test_epoch(RUNNER)
+    for batch_idx, (data_batch, outputs) in enumerate(batches):
+        hook.after_test_iter(RUNNER, batch_idx, data_batch, outputs)
+
+
+@pytest.mark.parametrize('pipeline', ['image_sample', 'lifting_sample'])
+def test_test_mode_writes_every_interval_th_sample(pipeline, visualizer,
+                                                   tmp_path, request):
+    image, sample, prediction = request.getfixturevalue(pipeline)
+    out_dir = tmp_path / 'show'
+    hook = HOOKS.build(dict(type='Hand3DVisualizationHook', enable=True,
+                            interval=2, out_dir=str(out_dir)))
+    run_test_loop(hook, [collate(image, sample, prediction, frames)
+                         for frames in ([10, 11], [12, 13], [14])])
+    assert sorted(p.name for p in out_dir.iterdir()) == [
+        f'0a1b2c_{frame:06d}_right.png' for frame in (10, 12, 14)
+    ]
+    assert (out_dir / '0a1b2c_000010_right.png').stat().st_size > 1000
+    # A second test run counts from its own first sample again.
+    run_test_loop(hook, [collate(image, sample, prediction, [20, 21])])
+    assert (out_dir / '0a1b2c_000020_right.png').exists()
+    assert not (out_dir / '0a1b2c_000021_right.png').exists()
+
+
+def test_disabled_hook_draws_nothing_in_test(visualizer, image_sample,
+                                             tmp_path):
+    hook = HOOKS.build(dict(type='Hand3DVisualizationHook', enable=False,
+                            interval=1, out_dir=str(tmp_path / 'show')))
+    run_test_loop(hook, [collate(*image_sample, [1, 2])])
+    assert not (tmp_path / 'show').exists()
+    assert not (tmp_path / 'work').exists()
+
+
+def test_validation_sends_the_first_samples_to_backends(visualizer,
+                                                        lifting_sample,
+                                                        tmp_path):
+    hook = HOOKS.build(dict(type='Hand3DVisualizationHook', max_samples=3))
+    batches = [collate(*lifting_sample, frames)
+               for frames in ([1, 2], [3, 4], [5, 6])]
+    for _ in range(2):  # two validations
+        hook.before_val_epoch(RUNNER)
+        for batch_idx, (data_batch, outputs) in enumerate(batches):
+            hook.after_val_iter(RUNNER, batch_idx, data_batch, outputs)
+    vis_image = tmp_path / 'work' / 'vis_data' / 'vis_image'
+    assert sorted(p.name for p in vis_image.iterdir()) == [
+        f'val_{i}_0a1b2c_{frame:06d}_right_7.png'
+        for i, frame in enumerate((1, 2, 3))
+    ]
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match='interval'):
+        HOOKS.build(dict(type='Hand3DVisualizationHook', interval=0))

@@ -1,0 +1,258 @@
+"""Images/s of one data worker for the image pipeline, variants side by side.
+
+Every variant runs in this one process, pinned to one thread (cv2, torch,
+OpenMP), over the same JPEG frames and hand boxes, so the numbers compare
+directly and read as "per worker" (a loader with N workers on N free cores
+scales about linearly: decoding is independent per sample). Throughput is
+counted in this process's CPU time, what a pass costs one core even on a
+shared machine; wall-clock throughput is reported beside it.
+
+Without ``--img-dir`` the frames are generated: 512x512 JPEGs with a
+natural-image-like 1/f spectrum, in a temporary folder. Boxes are drawn per
+frame: ``typical`` hand boxes (side 80-300 px, what Ego-Exo4D frames show)
+and ``large`` ones (side 360-500 px), where reduced-size JPEG decoding
+applies (the window spans >= 2 source px per input px).
+
+Example::
+
+    OMP_NUM_THREADS=1 python tools/analysis_tools/benchmark_data.py \\
+        --num-images 200 --repeats 5 --out work_dirs/benchmark_data.json
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import platform
+import tempfile
+import time
+from typing import Dict, List, Sequence
+
+import cv2
+import numpy as np
+import torch
+from mmengine.dataset import Compose, default_collate
+from mmengine.model import ImgDataPreprocessor
+
+from hp3d.datasets.camera import default_intrinsics
+from hp3d.datasets.metainfo import NUM_JOINTS
+
+INPUT_SIZE = (224, 224)
+BOX_SIDES_PX = dict(typical=(80, 300), large=(360, 500))
+# The model's data preprocessor (ImageNet mean/std in 0-255, BGR -> RGB).
+PREPROCESSOR = dict(mean=[123.675, 116.28, 103.53],
+                    std=[58.395, 57.12, 57.375], bgr_to_rgb=True)
+PREPROCESS_BATCH = 32
+
+CROP = [dict(type='TopdownAffine', input_size=INPUT_SIZE),
+        dict(type='MirrorLeftHand')]
+AUGMENT = [dict(type='PhotometricDistortion', prob=0.5),
+           dict(type='RandomBlur', gaussian_prob=0.1, motion_prob=0.1)]
+PACK = [dict(type='PackInputs')]
+
+
+def compose(steps: List[dict]) -> Compose:
+    return Compose([dict(s, _scope_='hp3d') for s in steps])
+
+
+def load(max_decode_reduction: int = 1) -> List[dict]:
+    return [dict(type='LoadImage', expected_size=(512, 512),
+                 max_decode_reduction=max_decode_reduction,
+                 input_size=INPUT_SIZE)]
+
+
+def window(train: bool) -> List[dict]:
+    steps = [dict(type='GetBBoxCenterScale', input_size=INPUT_SIZE)]
+    if train:
+        steps.append(dict(type='RandomBBoxTransform'))
+    return steps
+
+
+# name -> (pipeline, box set, normalise on CPU after collating)
+VARIANTS = {
+    'decode only (full)': (load(), 'typical', False),
+    'test: decode + crop': (window(False) + load() + CROP + PACK, 'typical',
+                            False),
+    'test: decode + crop + normalise': (
+        window(False) + load() + CROP + PACK, 'typical', True),
+    'train: decode + crop + augment': (
+        window(True) + load() + CROP + AUGMENT + PACK, 'typical', False),
+    'large boxes: full decode + crop': (
+        window(False) + load() + CROP + PACK, 'large', False),
+    'large boxes: reduced decode + crop': (
+        window(False) + load(8) + CROP + PACK, 'large', False),
+}
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--img-dir', help='folder of 512x512 JPEGs to use '
+                        '(default: generate them in a temporary folder)')
+    parser.add_argument('--num-images', type=int, default=200,
+                        help='frames per pass (generated or first N found)')
+    parser.add_argument('--quality', type=int, default=90,
+                        help='JPEG quality of generated frames')
+    parser.add_argument('--repeats', type=int, default=5,
+                        help='timed passes per variant; the median is kept')
+    parser.add_argument('--variants', nargs='+', choices=list(VARIANTS),
+                        default=list(VARIANTS), metavar='NAME',
+                        help=f'subset of {list(VARIANTS)}')
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--out', help='write the results as JSON here')
+    return parser.parse_args()
+
+
+def natural_frame(rng: np.random.Generator, size: int = 512) -> np.ndarray:
+    """(size, size, 3) uint8 with a 1/f amplitude spectrum per channel."""
+    freq = np.sqrt(np.fft.fftfreq(size)[:, None]**2 +
+                   np.fft.rfftfreq(size)[None, :]**2)
+    freq[0, 0] = 1.0
+    channels = []
+    for _ in range(3):
+        phase = rng.uniform(0, 2 * np.pi, freq.shape)
+        channels.append(np.fft.irfft2(np.exp(1j * phase) / freq, (size, size)))
+    img = np.stack(channels, -1)
+    img = (img - img.mean()) / img.std() * 45 + 120
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def make_frames(folder: str, num: int, quality: int,
+                rng: np.random.Generator) -> Dict[str, np.ndarray]:
+    """Write ``num`` JPEGs to ``folder``; returns path -> source pixels."""
+    sources = {}
+    for i in range(num):
+        path = osp.join(folder, f'{i:06d}.jpg')
+        sources[path] = natural_frame(rng)
+        cv2.imwrite(path, sources[path], [cv2.IMWRITE_JPEG_QUALITY, quality])
+    return sources
+
+
+def make_samples(paths: Sequence[str], sides_px, rng: np.random.Generator
+                 ) -> List[dict]:
+    """One hand per frame, a box inside the 512x512 frame, half left."""
+    samples = []
+    for i, path in enumerate(paths):
+        side = rng.uniform(*sides_px, size=2)
+        x1, y1 = rng.uniform(0, 512 - side)
+        hand = ('right', 'left')[i % 2]
+        samples.append(dict(
+            sample_idx=i, img_path=path, take_uid='bench', take_name='bench',
+            frame_number=i, hand=hand, is_left=hand == 'left',
+            bbox=np.array([x1, y1, x1 + side[0], y1 + side[1]], np.float32),
+            keypoints_2d=np.full((NUM_JOINTS, 2), np.nan, np.float32),
+            keypoints_3d=np.full((NUM_JOINTS, 3), np.nan, np.float32),
+            keypoints_valid=np.zeros(NUM_JOINTS, bool), has_gt=False,
+            cam_K=default_intrinsics()))
+    return samples
+
+
+def time_variant(pipeline: Compose, samples: List[dict], normalise: bool,
+                 repeats: int) -> Dict[str, List[float]]:
+    """CPU and wall seconds per pass over ``samples`` (after a warm-up).
+
+    CPU time of this single-threaded process is what the pass costs one
+    core, even when other processes share the machine; wall time is what
+    it took here.
+    """
+    preprocessor = ImgDataPreprocessor(**PREPROCESSOR) if normalise else None
+    times = dict(cpu=[], wall=[])
+    for repeat in range(repeats + 1):
+        np.random.seed(repeat)
+        cpu, wall = time.process_time(), time.perf_counter()
+        packed = [pipeline(dict(sample)) for sample in samples]
+        if preprocessor is not None:
+            for i in range(0, len(packed), PREPROCESS_BATCH):
+                preprocessor(default_collate(packed[i:i + PREPROCESS_BATCH]))
+        if repeat:
+            times['cpu'].append(time.process_time() - cpu)
+            times['wall'].append(time.perf_counter() - wall)
+    return times
+
+
+def reduced_decode_accuracy(samples: List[dict],
+                            sources: Dict[str, np.ndarray]) -> dict:
+    """Crop differences, grey levels (0-255), on the large boxes.
+
+    ``reduced_vs_full``: reduced-decode crop against the full-decode crop.
+    ``jpeg_vs_source``: full-decode crop against the crop of the pixels the
+    JPEG was made from, the error JPEG itself adds (a yardstick).
+    """
+    steps = window(False)
+    full = compose(steps + load() + CROP)
+    reduced = compose(steps + load(8) + CROP)
+    from_source = compose(steps + CROP)
+    diffs = dict(reduced_vs_full=[], jpeg_vs_source=[], reduced_vs_source=[])
+    for sample in samples:
+        a = full(dict(sample))['img'].astype(np.float32)
+        b = reduced(dict(sample))['img'].astype(np.float32)
+        diffs['reduced_vs_full'].append(np.abs(a - b).mean())
+        if sources:
+            ref = from_source(dict(sample, img=sources[sample['img_path']]))
+            ref = ref['img'].astype(np.float32)
+            diffs['jpeg_vs_source'].append(np.abs(a - ref).mean())
+            diffs['reduced_vs_source'].append(np.abs(b - ref).mean())
+    return {k: float(np.mean(v)) for k, v in diffs.items() if v}
+
+
+def main() -> None:
+    args = parse_args()
+    cv2.setNumThreads(1)
+    torch.set_num_threads(1)
+    rng = np.random.default_rng(args.seed)
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.img_dir:
+            paths = sorted(osp.join(args.img_dir, f)
+                           for f in os.listdir(args.img_dir)
+                           if f.lower().endswith('.jpg'))[:args.num_images]
+            sources = {}
+        else:
+            sources = make_frames(tmp, args.num_images, args.quality, rng)
+            paths = sorted(sources)
+        if not paths:
+            raise SystemExit(f'no .jpg files in {args.img_dir}')
+        boxes = {name: make_samples(paths, sides, rng)
+                 for name, sides in BOX_SIDES_PX.items()}
+        mean_kb = np.mean([osp.getsize(p) for p in paths]) / 1024
+
+        rows = []
+        for name in args.variants:
+            steps, box_set, normalise = VARIANTS[name]
+            pipeline = compose(steps)
+            times = time_variant(pipeline, boxes[box_set], normalise,
+                                 args.repeats)
+            per_s = {k: len(paths) / np.array(v) for k, v in times.items()}
+            rows.append(dict(
+                variant=name, boxes=box_set,
+                images_per_cpu_s=float(np.median(per_s['cpu'])),
+                cpu_ms_per_image=float(1e3 / np.median(per_s['cpu'])),
+                images_per_wall_s=float(np.median(per_s['wall']))))
+            print(f'{name:40s} {rows[-1]["images_per_cpu_s"]:8.0f} img/s '
+                  'per core', flush=True)
+        accuracy = reduced_decode_accuracy(boxes['large'], sources)
+
+    print(f'\n{len(paths)} frames 512x512, mean {mean_kb:.0f} KiB, '
+          f'{args.repeats} passes (median), 1 thread, '
+          f'cv2 {cv2.__version__}, {platform.processor() or platform.machine()}')
+    print('| variant | boxes | images/s per core (CPU time) | CPU ms/image '
+          '| images/s (wall, this machine) |')
+    print('| --- | --- | ---: | ---: | ---: |')
+    for row in rows:
+        print(f'| {row["variant"]} | {row["boxes"]} | '
+              f'{row["images_per_cpu_s"]:.0f} | '
+              f'{row["cpu_ms_per_image"]:.2f} | '
+              f'{row["images_per_wall_s"]:.0f} |')
+    print('\nReduced decoding, mean |difference| of 224x224 crops '
+          '(grey levels), large boxes:')
+    for key, value in accuracy.items():
+        print(f'  {key}: {value:.3f}')
+    if args.out:
+        os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
+        with open(args.out, 'w') as f:
+            json.dump(dict(num_images=len(paths), mean_file_kib=mean_kb,
+                           repeats=args.repeats, cv2=cv2.__version__,
+                           input_size=INPUT_SIZE, results=rows,
+                           reduced_decode_accuracy=accuracy), f, indent=2)
+        print(f'wrote {args.out}')
+
+
+if __name__ == '__main__':
+    main()
