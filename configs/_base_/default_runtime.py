@@ -5,7 +5,7 @@ default_hooks = dict(
     logger=dict(type='LoggerHook', interval=50),
     param_scheduler=dict(type='ParamSchedulerHook'),
     checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3,
-                    save_best='mpjpe', rule='less'),
+                    save_best='egoexo4d/MPJPE', rule='less'),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='Hand3DVisualizationHook', enable=False),
 )

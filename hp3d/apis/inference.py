@@ -9,6 +9,7 @@ from mmengine.logging import print_log
 from mmengine.runner import load_checkpoint
 from torch import nn
 
+from hp3d.engine import register_safe_globals
 from hp3d.registry import MODELS
 
 __all__ = ['init_model']
@@ -19,9 +20,11 @@ def init_model(config: Union[str, Path, Config],
                device: Union[str, torch.device] = 'cpu') -> nn.Module:
     """The config's model in eval mode on ``device``, weights loaded.
 
-    Weights load with mmengine's ``load_checkpoint(map_location=device)``,
-    which reads through ``torch.load``'s weights-only unpickler, and
-    strictly: a checkpoint that does not match the config is an error.
+    Weights load with mmengine's ``load_checkpoint(map_location=device)``
+    through ``torch.load``'s weights-only unpickler, with the allow-list of
+    :mod:`hp3d.engine.safe_load` (the extra objects mmengine's runner saves
+    in every checkpoint), and strictly: a checkpoint that does not match the
+    config is an error.
 
     Args:
         config (str | Path | Config): Config file or object with ``model``.
@@ -44,6 +47,7 @@ def init_model(config: Union[str, Path, Config],
                   'random initial weights', logger='current',
                   level=logging.WARNING)
     else:
+        register_safe_globals()
         load_checkpoint(model, weights, map_location=device, strict=True)
     model.cfg = cfg
     return model.to(device).eval()

@@ -26,9 +26,10 @@ import numpy as np
 from .camera import IMAGE_SIZE_PX
 from .metainfo import HANDS, NUM_JOINTS, WRIST
 
-# Files larger than this are refused before reading: the parsed JSON of an
-# annotation file takes several times its size in memory. The manual train
-# file is tens of MB; manual + automatic labels stay well below 1 GiB.
+# Files larger than this (MiB) are refused before reading: parsed JSON takes
+# several times the file's size in memory. A hand takes about 2.5 KiB, so the
+# limit is ~400k hands (the manual train split has 21k); raise max_file_mb
+# for larger genuine files.
 MAX_FILE_MB = 1024
 
 # ego_pose_gt_anno_{split}[_public].json
@@ -43,7 +44,7 @@ _UNSAFE_CHARS = ('/', '\\', '\x00')
 
 # Rejection kinds (the ``kind`` field): stable ids for tools to group by.
 REJECTION_KINDS = (
-    'wrong_type',  # a field of the wrong JSON type (not a list, not bool...)
+    'wrong_type',  # a field missing or of the wrong JSON type or value
     'bad_shape',  # an array of the wrong shape
     'non_numeric',  # strings, null or booleans among coordinates
     'infinity',  # Infinity in coordinates or a box
@@ -112,25 +113,25 @@ class _JsonObject(dict):
     word; the loader must reject such entries instead.
     """
 
-    duplicate_keys: List[str]
+    duplicate_keys: Tuple[str, ...] = ()
 
     @classmethod
     def from_pairs(cls, pairs: List[Tuple[str, object]]) -> '_JsonObject':
         obj = cls(pairs)  # the last copy of a repeated key wins here
-        obj.duplicate_keys = []
         if len(obj) != len(pairs):
-            seen = set()
+            seen, duplicates = set(), []
             for key, value in pairs:
                 if key in seen:
-                    obj.duplicate_keys.append(key)
+                    duplicates.append(key)
                 else:
                     seen.add(key)
                     obj[key] = value  # keep the first copy
+            obj.duplicate_keys = tuple(duplicates)
         return obj
 
 
-def _duplicates(obj: dict) -> List[str]:
-    return getattr(obj, 'duplicate_keys', [])
+def _duplicates(obj: dict) -> Tuple[str, ...]:
+    return getattr(obj, 'duplicate_keys', ())
 
 
 def read_json(path: str, max_file_mb: float = MAX_FILE_MB) -> object:
@@ -338,8 +339,8 @@ def _metadata(take_key: str, frame_key: str, frame: object) -> dict:
         raise _BadRecord('wrong_type', f'frame entry is '
                          f'{type(frame).__name__}, not an object')
     if _duplicates(frame):
-        raise _BadRecord('duplicate', f'duplicate keys {_duplicates(frame)} '
-                         'in the frame')
+        raise _BadRecord('duplicate', 'duplicate keys '
+                         f'{list(_duplicates(frame))} in the frame')
     meta = frame.get('metadata')
     if not isinstance(meta, dict):
         raise _BadRecord('missing_metadata', 'missing metadata')
@@ -394,7 +395,8 @@ def _hand_record(meta: dict, frame: dict, hand: str,
         has_gt=has_gt)
 
 
-def iter_hand_records(anno: object, min_valid_joints: int
+def iter_hand_records(anno: object, min_valid_joints: int,
+                      source: str = 'annotations'
                       ) -> Iterator[Union[HandRecord, Rejection]]:
     """Validate an annotation file's content, one hand at a time.
 
@@ -406,6 +408,7 @@ def iter_hand_records(anno: object, min_valid_joints: int
     Args:
         anno (object): Parsed file (:func:`read_json`).
         min_valid_joints (int): Reject GT hands with fewer valid joints.
+        source (str): Name of the file, for error messages.
 
     Yields:
         HandRecord | Rejection: A valid hand, or why a record was rejected.
@@ -414,8 +417,9 @@ def iter_hand_records(anno: object, min_valid_joints: int
         ValueError: The top level is not an object of takes.
     """
     if not isinstance(anno, dict):
-        raise ValueError('the top level must be an object {take_uid: '
-                         f'{{frame: ...}}}}, got {type(anno).__name__}')
+        raise ValueError(f'{source}: the top level must be an object '
+                         '{take_uid: {frame: ...}}, got '
+                         f'{type(anno).__name__}')
     for take_key in _duplicates(anno):
         yield Rejection(take_key, None, None, 'duplicate',
                         'duplicate take key (only the first copy is used)')

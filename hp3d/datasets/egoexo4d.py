@@ -182,7 +182,8 @@ class EgoExo4DHandDataset(BaseDataset):
         anno = read_json(self.ann_file, self.max_file_mb)
         data_list, rejections = [], []
         intrinsics: Dict[str, np.ndarray] = {}
-        for item in iter_hand_records(anno, self.min_valid_joints):
+        for item in iter_hand_records(anno, self.min_valid_joints,
+                                      self.ann_file):
             if isinstance(item, Rejection):
                 if self.on_bad_record == 'error':
                     raise ValueError(item.message(self.ann_file))

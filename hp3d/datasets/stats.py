@@ -249,6 +249,33 @@ def joint_stats_dict(mean_mm: np.ndarray, std_mm: np.ndarray,
                 joint_std_mm=np.asarray(std_mm).tolist())
 
 
+def normalisation_stats(ann_file: str) -> Dict:
+    """Normalisation statistics of the GT hands of a (train) file.
+
+    Args:
+        ann_file (str): official annotation file with 3D ground truth.
+
+    Returns:
+        dict: the ``real_joint_stats_mm.json`` layout (``source``,
+        ``joint_mean_mm``, ``joint_std_mm``) plus ``lifting``
+        (:func:`lifting_stats`) and ``num_hands``.
+    """
+    hands = load_hand_annotations(ann_file)
+    gt = hands['has_gt']
+    if not gt.any():
+        raise ValueError(f'{ann_file}: no hand with 3D ground truth (a '
+                         'box-only file?)')
+    kp3d, kp2d = hands['keypoints_3d'][gt], hands['keypoints_2d'][gt]
+    valid = hands['valid'][gt]
+    mean, std = joint_stats_mm(kp3d, valid)
+    out = joint_stats_dict(
+        mean, std, f'{ann_file}: {int(gt.sum())} hands, wrist-relative '
+        'camera coordinates, millimetres')
+    out.update(lifting=lifting_stats(kp2d, kp3d, valid),
+               num_hands=int(gt.sum()))
+    return out
+
+
 def annotation_stats(ann_file: str,
                      ref_stats_file: Optional[str] = None) -> Dict:
     """Every statistic of one annotation file (what the report prints).
@@ -286,5 +313,5 @@ __all__ = [
     'MEAN_TOL_MM', 'STD_REL_TOL', 'load_hand_annotations',
     'wrist_relative_mm', 'joint_stats_mm', 'lifting_stats', 'box_stats',
     'compare_joint_stats', 'load_joint_stats', 'joint_stats_dict',
-    'annotation_stats'
+    'normalisation_stats', 'annotation_stats'
 ]

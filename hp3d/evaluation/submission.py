@@ -23,8 +23,9 @@ _NUM_EXAMPLES = 10
 def expected_hands(ann_file: str) -> List[HandKey]:
     """Hands of an annotation file that need a prediction (official rule:
     non-empty ``{hand}_hand_3d``, or a box in box-only files)."""
+    anno = read_json(ann_file)
     try:
-        return annotated_hand_keys(read_json(ann_file))
+        return annotated_hand_keys(anno)
     except ValueError as e:
         raise ValueError(f'{ann_file}: {e}') from None
 

@@ -159,9 +159,10 @@ class Hand3DVisualizer(Visualizer):
         Args:
             name (str): image name for the vis backends.
             image (np.ndarray, optional): (H, W, 3) uint8 BGR crop the model
-                saw (its ``warp_mat`` maps frame pixels into it). None for
-                the lifting pipeline: the 2D panel is then a blank region of
-                the frame around the hand box, in frame pixels.
+                saw (its ``warp_mat`` maps frame pixels into it; the full
+                frame with an identity ``warp_mat``). None for the lifting
+                pipeline: the 2D panel is then a blank region of the frame
+                around the hand box, in frame pixels.
             data_sample (dict): one sample's metadata (``take_uid``,
                 ``frame_number``, ``hand``, ``keypoints_3d`` (K, 3) m,
                 ``keypoints_valid`` (K,), ``cam_K``, ``bbox``; image samples
@@ -285,6 +286,9 @@ class _HandDrawing:
             raise KeyError(
                 f'Sample {self.name()} has an image but no warp_mat: the '
                 'crop cannot be related to the frame')
+        # The image is the full frame when its warp is the identity.
+        self.space = 'frame' if image is None or np.allclose(
+            data_sample['warp_mat'], np.eye(2, 3)) else 'crop'
         self.gt_2d = None
         if self.draw_gt:
             if image is not None and 'keypoints_2d_crop' in data_sample:
@@ -338,14 +342,13 @@ class _HandDrawing:
 
     def panels_2d(self) -> List[Tuple[str, str]]:
         """(title, kind) of each 2D panel; kind is 'gt', 'pred' or 'input'."""
-        where = 'crop' if self.image is not None else 'frame'
         panels = []
         if self.gt_2d is not None:
-            panels.append((f'GT 2D ({where} px)', 'gt'))
+            panels.append((f'GT 2D ({self.space} px)', 'gt'))
         if self.pred_2d is not None:
-            panels.append((f'Prediction projected ({where} px)', 'pred'))
+            panels.append((f'Prediction projected ({self.space} px)', 'pred'))
         if not panels and self.image is not None:
-            panels.append(('Input crop', 'input'))
+            panels.append((f'Input {self.space}', 'input'))
         return panels
 
     def draw_2d(self, ax: Axes, kind: str, panel_px: int) -> None:

@@ -31,11 +31,11 @@ VIEWS: Dict[str, Tuple[float, float]] = {
 }
 # Views at least this steep (degrees) hide the vertical axis' ticks.
 _STEEP_ELEV = 60.0
-# The fixed cube: fingers point away from the camera (wrist-relative z of
-# the fingertips is 125 +- 25 mm in the train split) and to either side
-# (left and right hands), so the cube is centred in front of the wrist.
-DEFAULT_CENTER_MM = (0.0, 0.0, 50.0)
-DEFAULT_RADIUS_MM = 125.0
+# The fixed cube, centred on the wrist: fingers reach up to ~175 mm from it
+# (real train split: fingertips at z = 117 +- 25 mm), in any direction
+# depending on the data (left/right hands, synthetic poses).
+DEFAULT_CENTER_MM = (0.0, 0.0, 0.0)
+DEFAULT_RADIUS_MM = 150.0
 _WRIST_RGB = (0.45, 0.45, 0.45)
 
 

@@ -5,6 +5,7 @@ import os.path as osp
 
 import numpy as np
 import pytest
+from mmengine.logging import MMLogger
 
 from hp3d.datasets.annotation_checks import (
     annotated_hand_keys,
@@ -409,8 +410,11 @@ def test_invalid_json_token_position(tmp_path):
 
 
 def test_top_level_must_be_an_object(tmp_path):
-    with pytest.raises(ValueError, match='top level must be an object'):
-        build(write_anno(tmp_path, [1, 2]))
+    path = write_anno(tmp_path, [1, 2])
+    with pytest.raises(ValueError) as error:
+        build(path)
+    assert str(error.value) == (f'{path}: the top level must be an object '
+                                '{take_uid: {frame: ...}}, got list')
 
 
 def test_file_size_limit(tmp_path):
@@ -459,3 +463,19 @@ def test_is_safe_name():
     assert is_safe_name('iiith_cooking_5_2')
     for name in ('..', '.', '', 'a/b', '/a', 'a\x00', None, 3):
         assert not is_safe_name(name)
+
+
+def test_rejections_are_summarised_once_in_the_log(tmp_path, monkeypatch):
+    logger = MMLogger.get_current_instance()
+    warnings = []
+    monkeypatch.setattr(logger, 'warning', warnings.append)
+    bad = copy.deepcopy(load_fixture_frame())
+    bad['right_hand_bbox'] = [5.0, 5.0, 1.0, 9.0]
+    bad['left_hand_valid_3d'] = [True] * 5 + [False] * 16
+    ann_file = write_anno(tmp_path, {'take-a': {'0': bad}})
+    build(ann_file)
+    (message, ) = warnings
+    assert message.startswith(
+        f"{ann_file}: rejected 2 records ({{'bad_box': 1, "
+        "'too_few_joints': 1})")
+    assert 'inverted box' in message and 'dataset.rejections' in message

@@ -50,7 +50,9 @@ class EngineToyDataset(Dataset):
 
     @property
     def metainfo(self) -> dict:
-        return dict(name='engine_toy', num_samples=self.num_samples)
+        # A numpy array, as pose data sets keep in their metainfo.
+        return dict(name='engine_toy', num_samples=self.num_samples,
+                    input_scale=np.ones(4, dtype=np.float32))
 
     def __len__(self) -> int:
         return self.num_samples
@@ -119,18 +121,19 @@ class EngineToyMetric(BaseMetric):
     """Counts the evaluated samples; ``mse`` over them.
 
     Reports ``count``, ``idx_sum`` (sum of ``sample_idx``: a duplicated or
-    missing sample changes it) and ``mse``.
+    missing sample changes it) and ``mse`` (a numpy scalar, as real metrics
+    return).
     """
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
         self.results.extend(data_samples)
 
-    def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
+    def compute_metrics(self, results: List[dict]) -> Dict[str, object]:
         errors = [(r['pred'] - r['target'])**2 for r in results]
         return dict(
             count=len(results),
             idx_sum=sum(r['sample_idx'] for r in results),
-            mse=float(np.mean(errors)))
+            mse=np.mean(errors))
 
 
 @HOOKS.register_module(force=True)

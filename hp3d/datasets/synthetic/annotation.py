@@ -9,7 +9,7 @@ image.
 Note:
     Shape symbols: ``N`` hands, ``K`` = 21 joints.
 """
-from typing import Dict, List, Optional
+from typing import Dict, Optional
 
 import numpy as np
 
@@ -164,11 +164,6 @@ def sample_annotated_hands(rng: np.random.Generator,
                               valid[keep])
     return dict(keypoints_3d=kp3d, keypoints_2d=kp2d, valid=valid[keep],
                 is_left=is_left[keep])
-
-
-def empty_split() -> Dict[str, List]:
-    """Counters of one split's content."""
-    return dict(takes=[], frames=0, right=0, left=0)
 
 
 __all__ = [

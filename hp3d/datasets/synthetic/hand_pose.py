@@ -15,7 +15,7 @@ from typing import Tuple
 
 import numpy as np
 
-from ..camera import IMAGE_SIZE_PX
+from ..camera import FOCAL_PX, IMAGE_SIZE_PX
 from ..metainfo import FINGER_JOINTS, FINGERS, SKELETON, WRIST
 from .hand_model import HandShape, forward_kinematics, rotvec_to_matrix
 from .pose_prior import LATENT_SLICES, PosePrior, latents_to_angles
@@ -62,10 +62,10 @@ class HandPoses:
 def intrinsics_for(image_size: int) -> np.ndarray:
     """(3, 3) intrinsics of the Aria pinhole at ``image_size`` pixels.
 
-    The default 512 px camera (f = 150 px, centre 255.5 px), scaled.
+    :func:`~hp3d.datasets.camera.default_intrinsics` (512 px, f = 150 px,
+    centre 255.5 px) scaled to the image size.
     """
-    scale = image_size / IMAGE_SIZE_PX
-    focal = 150.0 * scale
+    focal = FOCAL_PX * image_size / IMAGE_SIZE_PX
     center = (image_size - 1) / 2.0
     return np.array([[focal, 0.0, center], [0.0, focal, center],
                      [0.0, 0.0, 1.0]])
@@ -96,8 +96,8 @@ def pose_hands(shape: HandShape, z: np.ndarray, is_left: np.ndarray,
     local_mm, frames = forward_kinematics(shape, angles)
 
     start, stop = LATENT_SLICES['orientation']
-    perturb = rotvec_to_matrix(np.asarray(prior.orientation_std) *
-                               z[:, start:stop])
+    perturb = rotvec_to_matrix(
+        z[:, start:stop] @ np.asarray(prior.orientation_scale_tril).T)
     rot = rotvec_to_matrix(np.asarray(prior.orientation_rotvec)) @ perturb
     rot[is_left] = MIRROR @ rot[is_left]
     rel_m = local_mm @ np.swapaxes(rot, 1, 2) / 1000.0

@@ -58,8 +58,10 @@ class PosePrior:
     Args:
         orientation_rotvec (tuple): mean local->camera rotation of a right
             hand, axis-angle (rad).
-        orientation_std (tuple): std (rad) of the rotation about the local X
-            (wrist flexion), Y (pronation/supination) and Z (deviation) axes.
+        orientation_scale_tril (tuple): (3, 3) lower-triangular scale of the
+            rotation (axis-angle, rad, local axes: X wrist flexion, Y
+            pronation/supination, Z deviation) applied after the mean; its
+            product with its transpose is the rotation's covariance.
         finger_flex_mean (tuple): (4, 3) mean MCP/PIP/DIP flexion of
             index..pinky.
         finger_flex_std (tuple): (4, 3) std of the same.
@@ -80,7 +82,8 @@ class PosePrior:
     """
 
     orientation_rotvec: Tuple[float, ...] = (-0.6066, 0.9512, -0.7468)
-    orientation_std: Tuple[float, ...] = (0.30, 0.35, 0.30)
+    orientation_scale_tril: Tuple[Tuple[float, ...], ...] = (
+        (0.30, 0.0, 0.0), (0.0, 0.35, 0.0), (0.0, 0.0, 0.30))
     finger_flex_mean: Tuple[Tuple[float, ...], ...] = (
         (20.0, 30.0, 20.0), (20.0, 30.0, 20.0), (20.0, 30.0, 20.0),
         (20.0, 30.0, 20.0))

@@ -14,16 +14,22 @@ from typing import Tuple
 import numpy as np
 
 from ..metainfo import NUM_JOINTS
-from .hand_pose import (FINGER_SEGMENTS, PALM_JOINTS, HandPoses,
-                        palm_outline_m, project_points, segment_radii_m)
+from .hand_pose import (
+    FINGER_SEGMENTS,
+    PALM_JOINTS,
+    HandPoses,
+    palm_outline_m,
+    project_points,
+    segment_radii_m,
+)
 
-# A palm hides a joint lying this far (m) behind its mid-plane.
-PALM_OCCLUSION_MARGIN_M = 0.012
-# A finger segment hides a joint this far (m) behind its axis, beyond the
-# segment's radius, when the joint projects within this fraction of the
-# segment's projected radius.
-SEGMENT_OCCLUSION_MARGIN_M = 0.008
-SEGMENT_COVER_FRACTION = 0.8
+# Annotators label joints they can infer, so only clearly hidden joints are
+# dropped. A palm hides a joint lying this far (m) behind its mid-plane.
+PALM_OCCLUSION_MARGIN_M = 0.025
+# A finger segment hides a joint lying this far (m) behind its surface, when
+# the joint projects within this fraction of the segment's projected radius.
+SEGMENT_OCCLUSION_MARGIN_M = 0.015
+SEGMENT_COVER_FRACTION = 0.6
 # Rays grazing the palm plane (|cos| below this) do not intersect it reliably.
 MIN_PALM_RAY_COS = 0.15
 
@@ -65,8 +71,8 @@ def self_occluded(hands: HandPoses, cam_K: np.ndarray) -> np.ndarray:
     outline = palm_outline_m(hands)
     inside = points_in_polygons(uv, project_points(outline, cam_K))
     normal = hands.palm_frame[:, :, 2]
-    cos = np.einsum('nkc,nc->nk', rays, normal) / np.linalg.norm(rays, axis=-1)
     denom = np.einsum('nkc,nc->nk', rays, normal)
+    cos = denom / np.linalg.norm(rays, axis=-1)
     plane = np.einsum('nc,nc->n', outline.mean(axis=1), normal)[:, None]
     palm_depth = plane / np.where(denom == 0, 1.0, denom)
     by_palm = (inside & (np.abs(cos) > MIN_PALM_RAY_COS)

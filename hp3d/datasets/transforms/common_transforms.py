@@ -1,9 +1,9 @@
 """Image-only augmentations and target generation.
 
-The augmentations change ``img`` only (no geometry), work on uint8 through
-lookup tables and cv2 filters (cheap on a 224x224 crop, so run them after
-``TopdownAffine``), and draw from numpy's global generator: a seeded
-``np.random`` (mmengine seeds every worker) makes them deterministic.
+The augmentations change ``img`` only (no geometry), work on uint8 with one
+cv2 call each (cheap on a 224x224 crop, so run them after ``TopdownAffine``)
+and draw from numpy's global generator: a seeded ``np.random`` (mmengine
+seeds every worker) makes them deterministic.
 """
 import inspect
 from typing import Dict, Tuple, Union
@@ -18,11 +18,15 @@ from hp3d.utils.typing import ConfigType
 
 from .utils import describe_sample
 
-__all__ = ['PhotometricDistortion', 'motion_blur_kernel', 'RandomBlur',
-           'GenerateTarget']
+__all__ = ['colour_jitter_matrix', 'PhotometricDistortion',
+           'motion_blur_kernel', 'RandomBlur', 'GenerateTarget']
 
-# OpenCV stores 8-bit hue in [0, 180): one unit is 2 degrees.
-_HUE_RANGE = 180
+# BGR -> YIQ (luma Y, chroma I, Q): saturation scales and hue rotates the
+# chroma plane, both linear maps that keep grey grey.
+_BGR_TO_YIQ = np.array([[0.114, 0.587, 0.299],
+                        [-0.322, -0.274, 0.596],
+                        [0.312, -0.523, 0.211]])
+_YIQ_TO_BGR = np.linalg.inv(_BGR_TO_YIQ)
 
 
 def _check_uint8(img: np.ndarray, name: str) -> None:
@@ -31,66 +35,86 @@ def _check_uint8(img: np.ndarray, name: str) -> None:
                         f'{img.dtype} {img.shape}')
 
 
+def colour_jitter_matrix(brightness: float, contrast: float,
+                         saturation: float, hue_deg: float) -> np.ndarray:
+    """(3, 4) affine map of BGR values for ``cv2.transform``.
+
+    ``out = contrast * C @ bgr + brightness`` where ``C`` scales the chroma
+    of YIQ by ``saturation`` and rotates it by ``hue_deg`` (a hue rotation
+    about the grey axis). ``C`` maps grey to itself, so the order of the
+    brightness shift and the chroma map does not matter.
+
+    Args:
+        brightness (float): Added to every channel, grey levels.
+        contrast (float): Multiplies every channel.
+        saturation (float): Chroma factor, 0 gives grey (luma).
+        hue_deg (float): Chroma rotation, degrees.
+
+    Returns:
+        np.ndarray: (3, 4) float64.
+    """
+    rad = np.deg2rad(hue_deg)
+    chroma = saturation * np.array([[np.cos(rad), -np.sin(rad)],
+                                    [np.sin(rad), np.cos(rad)]])
+    yiq = np.eye(3)
+    yiq[1:, 1:] = chroma
+    linear = contrast * (_YIQ_TO_BGR @ yiq @ _BGR_TO_YIQ)
+    return np.concatenate([linear, np.full((3, 1), brightness)], axis=1)
+
+
 @TRANSFORMS.register_module()
 class PhotometricDistortion(BaseTransform):
-    """Colour jitter: brightness, contrast, saturation, hue.
+    """Colour jitter: brightness, contrast, saturation, hue, in one pass.
 
-    Brightness and contrast act together as ``clip(img * alpha + beta)``;
-    saturation scales S and hue shifts H (mod 180) in OpenCV's 8-bit HSV.
-    Each of the four is applied with probability ``prob``.
+    The four are linear in BGR, so they compose into one (3, 4) matrix
+    (:func:`colour_jitter_matrix`) applied by ``cv2.transform`` with a single
+    rounding and clip to [0, 255]. Each is drawn with probability ``prob``.
 
     Required / modified keys: ``img`` (H, W, 3) uint8 BGR.
 
     Args:
-        brightness_delta (int): beta ~ U(-d, d) grey levels. Defaults to 32.
-        contrast_range (tuple[float, float]): alpha ~ U(low, high).
+        brightness_delta (float): Shift ~ U(-d, d) grey levels. Defaults to
+            32.
+        contrast_range (tuple[float, float]): Factor ~ U(low, high).
             Defaults to (0.5, 1.5).
-        saturation_range (tuple[float, float]): S factor ~ U(low, high).
-            Defaults to (0.5, 1.5).
-        hue_delta (int): H shift ~ U(-d, d) in OpenCV units (2 degrees).
-            Defaults to 18.
+        saturation_range (tuple[float, float]): Chroma factor ~ U(low,
+            high). Defaults to (0.5, 1.5).
+        hue_delta_deg (float): Hue rotation ~ U(-d, d) degrees. Defaults
+            to 18.
         prob (float): Probability of each of the four. Defaults to 0.5.
     """
 
-    def __init__(self, brightness_delta: int = 32,
+    def __init__(self, brightness_delta: float = 32,
                  contrast_range: Tuple[float, float] = (0.5, 1.5),
                  saturation_range: Tuple[float, float] = (0.5, 1.5),
-                 hue_delta: int = 18, prob: float = 0.5) -> None:
+                 hue_delta_deg: float = 18, prob: float = 0.5) -> None:
         if not 0 <= prob <= 1:
             raise ValueError(f'prob must be in [0, 1], got {prob}')
         self.brightness_delta = brightness_delta
         self.contrast_range = tuple(contrast_range)
         self.saturation_range = tuple(saturation_range)
-        self.hue_delta = hue_delta
+        self.hue_delta_deg = hue_delta_deg
         self.prob = prob
 
     @cache_randomness
     def _sample(self) -> Tuple[float, float, float, float]:
-        """(beta, alpha, saturation, hue); identity values when not drawn."""
+        """(brightness, contrast, saturation, hue); identity if not drawn."""
         apply = np.random.rand(4) < self.prob
-        beta = np.random.uniform(-self.brightness_delta, self.brightness_delta)
-        alpha = np.random.uniform(*self.contrast_range)
+        brightness = np.random.uniform(-self.brightness_delta,
+                                       self.brightness_delta)
+        contrast = np.random.uniform(*self.contrast_range)
         saturation = np.random.uniform(*self.saturation_range)
-        hue = np.random.uniform(-self.hue_delta, self.hue_delta)
-        return (beta if apply[0] else 0.0, alpha if apply[1] else 1.0,
+        hue = np.random.uniform(-self.hue_delta_deg, self.hue_delta_deg)
+        return (brightness if apply[0] else 0.0,
+                contrast if apply[1] else 1.0,
                 saturation if apply[2] else 1.0, hue if apply[3] else 0.0)
 
     def transform(self, results: Dict) -> Dict:
         img = results['img']
         _check_uint8(img, self.__class__.__name__)
-        beta, alpha, saturation, hue = self._sample()
-        levels = np.arange(256, dtype=np.float32)
-        if alpha != 1.0 or beta != 0.0:
-            lut = np.clip(np.rint(levels * alpha + beta), 0, 255)
-            img = cv2.LUT(img, lut.astype(np.uint8))
-        if saturation != 1.0 or hue != 0.0:
-            hue_lut = np.mod(np.rint(levels + hue), _HUE_RANGE)
-            sat_lut = np.clip(np.rint(levels * saturation), 0, 255)
-            lut = np.stack([hue_lut, sat_lut, levels], axis=-1)
-            hsv = cv2.cvtColor(img, cv2.COLOR_BGR2HSV)
-            hsv = cv2.LUT(hsv, lut.astype(np.uint8)[:, None, :])
-            img = cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)
-        results['img'] = img
+        params = self._sample()
+        if params != (0.0, 1.0, 1.0, 0.0):
+            results['img'] = cv2.transform(img, colour_jitter_matrix(*params))
         return results
 
     def __repr__(self) -> str:
@@ -98,7 +122,7 @@ class PhotometricDistortion(BaseTransform):
                 f'brightness_delta={self.brightness_delta}, '
                 f'contrast_range={self.contrast_range}, '
                 f'saturation_range={self.saturation_range}, '
-                f'hue_delta={self.hue_delta}, prob={self.prob})')
+                f'hue_delta_deg={self.hue_delta_deg}, prob={self.prob})')
 
 
 def motion_blur_kernel(length: int, angle_deg: float) -> np.ndarray:

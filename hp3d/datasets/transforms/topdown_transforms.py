@@ -20,8 +20,8 @@ from mmcv.transforms import BaseTransform
 
 from hp3d.registry import TRANSFORMS
 
-__all__ = ['rotation_matrix_2d', 'get_warp_matrix', 'TopdownAffine',
-           'MirrorLeftHand']
+__all__ = ['rotation_matrix_2d', 'get_warp_matrix', 'warp_image',
+           'TopdownAffine', 'MirrorLeftHand']
 
 
 def rotation_matrix_2d(rotation_deg: float) -> np.ndarray:
@@ -76,6 +76,28 @@ def _decoded_to_source(scale_factor: Tuple[float, float]) -> np.ndarray:
                      [0, 0, 1]])
 
 
+def warp_image(img: np.ndarray, warp: np.ndarray,
+               output_size: Tuple[int, int]) -> np.ndarray:
+    """Bilinear ``cv2.warpAffine`` with a black border.
+
+    cv2's bilinear warp has a SIMD path for 4 channels but not for 3, so a
+    3-channel image goes through BGRA: bit-identical, about twice as fast.
+
+    Args:
+        img (np.ndarray): (h, w) or (h, w, C) image.
+        warp (np.ndarray): (2, 3) source px to output px.
+        output_size (tuple[int, int]): (W, H).
+
+    Returns:
+        np.ndarray: (H, W[, C]) image, ``img``'s dtype.
+    """
+    if img.ndim == 3 and img.shape[2] == 3:
+        bgra = cv2.warpAffine(cv2.cvtColor(img, cv2.COLOR_BGR2BGRA), warp,
+                              output_size, flags=cv2.INTER_LINEAR)
+        return cv2.cvtColor(bgra, cv2.COLOR_BGRA2BGR)
+    return cv2.warpAffine(img, warp, output_size, flags=cv2.INTER_LINEAR)
+
+
 @TRANSFORMS.register_module()
 class TopdownAffine(BaseTransform):
     """Warp the crop window of the image to the network input.
@@ -102,7 +124,7 @@ class TopdownAffine(BaseTransform):
     def transform(self, results: Dict) -> Dict:
         scale = np.asarray(results['scale'], dtype=np.float64)
         out_w, out_h = self.input_size
-        if not np.isclose(scale[0] * out_h, scale[1] * out_w, rtol=1e-3):
+        if abs(scale[0] * out_h - scale[1] * out_w) > 1e-3 * scale[1] * out_w:
             raise ValueError(
                 f'scale {scale.tolist()} does not have the aspect ratio of '
                 f'input_size {self.input_size}: give GetBBoxCenterScale the '
@@ -113,8 +135,8 @@ class TopdownAffine(BaseTransform):
         sample_warp = warp
         if 'img_scale_factor' in results:
             sample_warp = warp @ _decoded_to_source(results['img_scale_factor'])
-        results['img'] = cv2.warpAffine(results['img'], sample_warp,
-                                        self.input_size, flags=cv2.INTER_LINEAR)
+        results['img'] = warp_image(results['img'], sample_warp,
+                                    self.input_size)
         results['img_shape'] = (out_h, out_w)
         results['input_size'] = self.input_size
         results['warp_mat'] = warp.astype(np.float32)

@@ -20,6 +20,13 @@ def _is_finite(value) -> bool:
     return math.isfinite(float(value))
 
 
+def _describe(value) -> str:
+    if isinstance(value, torch.Tensor):
+        value = value.detach()
+        return str(value.item() if value.numel() == 1 else value.tolist())
+    return str(value)
+
+
 def _all_finite(tensors: Sequence[torch.Tensor]) -> bool:
     """One device synchronisation per device, not one per tensor."""
     flags_by_device: Dict[torch.device, List[torch.Tensor]] = {}
@@ -45,8 +52,8 @@ class NaNGuardHook(Hook):
       no checkpoint is written after the fault and the weights in memory are
       those before the faulty update.
     - ``action='skip'``: leave the weights and optimizer state as they were
-      before the iteration, restore the floating-point buffers (e.g.
-      BatchNorm statistics updated by the faulty forward), drop the
+      before the iteration, restore the buffers (e.g. BatchNorm statistics
+      and counters updated by the faulty forward), drop the
       non-finite values from the log, warn, and go on; after
       ``max_consecutive_skips`` skipped iterations in a row, stop as above.
 
@@ -113,7 +120,6 @@ class NaNGuardHook(Hook):
             self._buffers = {
                 name: buffer.detach().clone()
                 for name, buffer in self._model(runner).named_buffers()
-                if buffer.is_floating_point()
             }
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None,
@@ -128,7 +134,7 @@ class NaNGuardHook(Hook):
         faults = []
         if bad_logs:
             faults.append('logged ' + ', '.join(
-                f'{key}={float(outputs[key])}' for key in bad_logs))
+                f'{key}={_describe(outputs[key])}' for key in bad_logs))
         if self._update_dropped:
             faults.append('non-finite gradients')
         where = (f'epoch {runner.epoch + 1}, iter {runner.iter + 1} (batch '
@@ -154,8 +160,7 @@ class NaNGuardHook(Hook):
     def _skip(self, runner, outputs: dict, bad_logs: Sequence[str]) -> None:
         """Undo what the faulty iteration left besides the dropped update."""
         for name, buffer in self._model(runner).named_buffers():
-            if name in self._buffers:
-                buffer.copy_(self._buffers[name])
+            buffer.copy_(self._buffers[name])
         for key in bad_logs:
             outputs.pop(key)
         # OptimWrapper logs the gradient norm while clipping, before the

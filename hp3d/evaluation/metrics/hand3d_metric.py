@@ -6,7 +6,7 @@ from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger
 
 from hp3d.datasets.metainfo import JOINT_NAMES, WRIST
-from hp3d.evaluation.functional import (
+from hp3d.evaluation.functional.keypoint_eval import (
     joint_errors,
     mpjpe,
     pa_mpjpe,

@@ -11,11 +11,12 @@ to and from the official checkpoints and the pretrained loading they share.
 
 Two implementations compute the same function from the same state dict:
 ``impl='reference'`` follows the official code op by op (adaptive pools,
-nearest up-sampling then a 3x3 conv) and is kept as the baseline that tests and
+(B, H*W, C) transposes, 1x1 convs) and is kept as the baseline that tests and
 ``tools/analysis_tools/benchmark_potter.py`` compare against; ``impl='fast'``
 (default) replaces adaptive pools by reshape-means or pooling matrices, computes
-the pooling attention without (B, H*W, C) transposes and folds each
-nearest-up-sampling + 3x3 conv into four 2x2 convs at the low resolution.
+the embed-wise attention in place in channels-first layout (with a cheaper
+factor order when C/32 < 4), runs the MLP's 1x1 convs as GEMMs and adds the
+layer-scaled branches in one ``addcmul``.
 """
 import os.path as osp
 from functools import lru_cache
@@ -169,14 +170,26 @@ class PoolAttn(nn.Module):
     def _mix_fast(self, x: Tensor) -> Tuple[Tensor, Tensor]:
         B, C, H, W = x.shape
         patch = pool_last_dim(x, POOL_SIZE) @ pool_dim(x, 2, POOL_SIZE)
-        # channel c = g * (C / G) + j: the embed-wise matrices in channels-first
-        # layout, (B, G, C/G, H*W), so every pixel stays in place
-        groups = x.reshape(B, EMBED_GROUPS, C // EMBED_GROUPS, H * W)
-        cols = pool_dim(groups, 2, POOL_SIZE)  # (B, G, 4, H*W)
+        # channel c = g * (C/G) + j: the per-pixel (G, C/G) matrices E in
+        # channels-first layout, (B, G, C/G, H*W), so no pixel moves
+        cg = C // EMBED_GROUPS
+        groups = x.reshape(B, EMBED_GROUPS, cg, H * W)
         rows = pool_dim(groups, 1, POOL_SIZE)  # (B, 4, C/G, H*W)
-        embed = cols[:, :, :1] * rows[:, None, 0]
-        for k in range(1, POOL_SIZE):
-            embed = embed + cols[:, :, k:k + 1] * rows[:, None, k]
+        if cg < POOL_SIZE:
+            # (E P_c^T)(P_g E) = E (P_c^T P_g E): a (C/G, C/G) factor per pixel
+            # takes C/G < 4 products instead of 4
+            pool = adaptive_pool_matrix(cg, POOL_SIZE, x.dtype, x.device)
+            right = (pool.t() @ rows.reshape(B, POOL_SIZE, -1)).reshape(
+                B, cg, cg, H * W)
+            left = groups
+        else:
+            left = pool_dim(groups, 2, POOL_SIZE)  # (B, G, 4, H*W)
+            right = rows
+        # the tiny per-pixel matmul as a sum of broadcast products over the
+        # inner axis, each a contiguous pass over (B, G, C/G, H*W)
+        embed = left[:, :, :1] * right[:, None, 0]
+        for i in range(1, left.shape[2]):
+            embed = embed.addcmul_(left[:, :, i:i + 1], right[:, None, i])
         return patch, embed.reshape(B, C, H, W)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -189,6 +202,19 @@ class PoolAttn(nn.Module):
         return self.proj2(out)
 
 
+def conv1x1_as_matmul(x: Tensor, conv: nn.Conv2d) -> Tensor:
+    """A 1x1 ``conv`` of (B, C, H, W) ``x`` as one batched GEMM.
+
+    On CPU this beats the 1x1 convolution on channels-first input, which
+    re-lays out its operands on every call.
+    """
+    B, C, H, W = x.shape
+    weight = conv.weight.reshape(conv.out_channels, C)
+    out = torch.baddbmm(conv.bias[:, None], weight.expand(B, -1, -1),
+                        x.reshape(B, C, H * W))
+    return out.reshape(B, conv.out_channels, H, W)
+
+
 class Mlp(nn.Module):
     """1x1 conv -> GELU -> dropout -> 1x1 conv -> dropout.
 
@@ -196,17 +222,27 @@ class Mlp(nn.Module):
         dim (int): Input and output channels C.
         hidden_dim (int): Hidden channels.
         drop (float): Dropout rate.
+        impl (str): ``'fast'`` runs the 1x1 convs as GEMMs
+            (:func:`conv1x1_as_matmul`); ``'reference'`` as convs.
     """
 
-    def __init__(self, dim: int, hidden_dim: int, drop: float = 0.0) -> None:
+    def __init__(self, dim: int, hidden_dim: int, drop: float = 0.0,
+                 impl: str = 'fast') -> None:
         super().__init__()
+        _check_impl(impl)
+        self.impl = impl
         self.fc1 = nn.Conv2d(dim, hidden_dim, 1)
         self.act = nn.GELU()
         self.fc2 = nn.Conv2d(hidden_dim, dim, 1)
         self.drop = nn.Dropout(drop)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.drop(self.fc2(self.drop(self.act(self.fc1(x)))))
+        """(B, C, H, W) -> (B, C, H, W)."""
+        if self.impl == 'reference':
+            x = self.drop(self.act(self.fc1(x)))
+            return self.drop(self.fc2(x))
+        x = self.drop(self.act(conv1x1_as_matmul(x, self.fc1)))
+        return self.drop(conv1x1_as_matmul(x, self.fc2))
 
 
 class PoolAttnBlock(nn.Module):
@@ -218,27 +254,35 @@ class PoolAttnBlock(nn.Module):
         drop (float): Dropout rate in the MLP.
         drop_path (float): Stochastic depth rate of both branches.
         layer_scale_init (float): Initial value of the layer scales.
-        impl (str): ``'fast'`` or ``'reference'`` pooling attention.
+        impl (str): ``'fast'`` or ``'reference'`` token mixer and MLP; the
+            fast block also adds each scaled branch in one ``addcmul``.
     """
 
     def __init__(self, dim: int, mlp_ratio: float, drop: float = 0.0,
                  drop_path: float = 0.0, layer_scale_init: float = 1e-5,
                  impl: str = 'fast') -> None:
         super().__init__()
+        self.impl = impl
         self.norm1 = GroupNorm1(dim)
         self.token_mixer = PoolAttn(dim, impl=impl)
         self.norm2 = GroupNorm1(dim)
-        self.mlp = Mlp(dim, int(dim * mlp_ratio), drop)
+        self.mlp = Mlp(dim, int(dim * mlp_ratio), drop, impl=impl)
         self.drop_path = DropPath(drop_path)
         self.layer_scale_1 = nn.Parameter(torch.full((dim, ), layer_scale_init))
         self.layer_scale_2 = nn.Parameter(torch.full((dim, ), layer_scale_init))
 
+    def _add_branch(self, x: Tensor, scale: Tensor, branch: Tensor) -> Tensor:
+        scale = scale[:, None, None]
+        if self.impl == 'fast' and not (self.training
+                                        and self.drop_path.drop_prob > 0):
+            return torch.addcmul(x, scale, branch)
+        return x + self.drop_path(scale * branch)
+
     def forward(self, x: Tensor) -> Tensor:
         """(B, C, H, W) -> (B, C, H, W)."""
-        ls1 = self.layer_scale_1[:, None, None]
-        ls2 = self.layer_scale_2[:, None, None]
-        x = x + self.drop_path(ls1 * self.token_mixer(self.norm1(x)))
-        return x + self.drop_path(ls2 * self.mlp(self.norm2(x)))
+        x = self._add_branch(x, self.layer_scale_1,
+                             self.token_mixer(self.norm1(x)))
+        return self._add_branch(x, self.layer_scale_2, self.mlp(self.norm2(x)))
 
 
 class PatchEmbed(nn.Module):
@@ -265,55 +309,22 @@ class PatchEmbed(nn.Module):
 class PatchSplit(nn.Module):
     """x2 nearest up-sampling, 3x3 conv, optional GroupNorm1.
 
-    The fast path never builds the up-sampled map: an output pixel of parity
-    (a, b) sees a 2x2 input window whose taps sum the 3x3 weights that land on
-    the same input pixel, so four 2x2 convs at the input resolution (2.25x fewer
-    multiply-adds) and a pixel shuffle give the same result.
-
     Args:
         in_channels (int): Input channels.
         embed_dim (int): Output channels.
         with_norm (bool): Whether a GroupNorm1 follows the conv.
-        impl (str): ``'fast'`` or ``'reference'``.
     """
 
-    def __init__(self, in_channels: int, embed_dim: int, with_norm: bool,
-                 impl: str = 'fast') -> None:
+    def __init__(self, in_channels: int, embed_dim: int,
+                 with_norm: bool) -> None:
         super().__init__()
-        _check_impl(impl)
-        self.impl = impl
         self.proj = nn.Conv2d(in_channels, embed_dim, 3, padding=1)
         self.norm = GroupNorm1(embed_dim) if with_norm else nn.Identity()
 
-    def _subpixel_weight(self) -> Tensor:
-        # rows/cols of the 3x3 kernel folded per output parity: parity 0 sees
-        # input offsets (-1, 0) with taps (k0, k1 + k2); parity 1 sees (0, +1)
-        # with taps (k0 + k1, k2)
-        w = self.proj.weight
-        fold = w.new_tensor([[[1, 0, 0], [0, 1, 1]], [[1, 1, 0], [0, 0, 1]]])
-        # (a, b, Cout, Cin, 2, 2)
-        return torch.einsum('aiy,bjx,ocyx->abocij', fold, fold, w)
-
-    def _forward_fast(self, x: Tensor) -> Tensor:
-        B, _, H, W = x.shape
-        weights = self._subpixel_weight()
-        padded = F.pad(x, (1, 1, 1, 1))
-        outs = [
-            F.conv2d(padded[:, :, a:a + H + 1, b:b + W + 1], weights[a, b])
-            for a in range(2) for b in range(2)
-        ]
-        # (B, Cout, a, b, H, W) -> (B, Cout, H, a, W, b)
-        out = torch.stack(outs, dim=2).unflatten(2, (2, 2))
-        out = out.permute(0, 1, 4, 2, 5, 3).reshape(B, -1, 2 * H, 2 * W)
-        return out + self.proj.bias[:, None, None]
-
     def forward(self, x: Tensor) -> Tensor:
         """(B, C_in, H, W) -> (B, C_out, 2H, 2W)."""
-        if self.impl == 'reference':
-            x = self.proj(F.interpolate(x, scale_factor=2, mode='nearest'))
-        else:
-            x = self._forward_fast(x)
-        return self.norm(x)
+        x = F.interpolate(x, scale_factor=2, mode='nearest')
+        return self.norm(self.proj(x))
 
 
 class PoolAttnStage(nn.Sequential):
@@ -500,7 +511,7 @@ class HRStream(nn.Module):
             self.ups.append(
                 nn.Sequential(*[
                     PatchSplit(embed_dims[level], embed_dims[level - 1],
-                               with_norm=level > 1, impl=impl)
+                               with_norm=level > 1)
                     for level in range(branch, 0, -1)
                 ]))
             drop_paths = torch.linspace(0, drop_path_rate, depth).tolist()
@@ -647,21 +658,19 @@ def official_to_hp3d(state_dict: Dict[str, Tensor]) -> Dict[str, Tensor]:
     The official ``PoolAttnHR_Pose_3D`` keeps its backbone in
     ``poolattnformer_pose`` and its head layers at the top level; hp3d's
     estimator holds ``backbone`` (:class:`PoolAttnFormerHR`) and ``head``
-    (``Pose3DVolumeHead``). The prefix table ``_HAND_MODEL_PREFIXES``:
+    (``Pose3DVolumeHead``). The prefix table ``_HAND_MODEL_PREFIXES``, where
+    the first six official rows follow ``poolattnformer_pose.``::
 
-    ============================================  ===============================
-    official                                      hp3d
-    ============================================  ===============================
-    poolattnformer_pose.poolattn_cls.norm{0,2,4,6} backbone.basic_stream.out_norms.{0..3}
-    poolattnformer_pose.poolattn_cls.*            backbone.basic_stream.*
-    poolattnformer_pose.stage1.patch_emb1.*       backbone.hr_stream.ups.0.0.*
-    poolattnformer_pose.stage1.patch_emb{2,3}.*   backbone.hr_stream.ups.{1,2}.*
-    poolattnformer_pose.stage1.Block{1,2,3}.*     backbone.hr_stream.blocks.{0,1,2}.*
-    poolattnformer_pose.norm0 / norm3             backbone.out_norm / low_res_norm
-    up_sample.0 / norm1 / final_layer             head.feat_conv / feat_norm / volume_conv
-    pose_layer.{0,2,3}                            head.joint_conv1 / joint_norm / joint_conv2
-    pose_3d_head.{0,2,3}                          head.reg_fc1 / reg_norm / reg_fc2
-    ============================================  ===============================
+        poolattn_cls.norm{0,2,4,6}  backbone.basic_stream.out_norms.{0,1,2,3}
+        poolattn_cls.*              backbone.basic_stream.*
+        stage1.patch_emb1.*         backbone.hr_stream.ups.0.0.*
+        stage1.patch_emb{2,3}.*     backbone.hr_stream.ups.{1,2}.*
+        stage1.Block{1,2,3}.*       backbone.hr_stream.blocks.{0,1,2}.*
+        norm0, norm3                backbone.out_norm, backbone.low_res_norm
+        up_sample.0, norm1          head.feat_conv, head.feat_norm
+        final_layer                 head.volume_conv
+        pose_layer.{0,2,3}          head.joint_conv1, joint_norm, joint_conv2
+        pose_3d_head.{0,2,3}        head.reg_fc1, reg_norm, reg_fc2
 
     A leading ``module.`` (DataParallel) is dropped. Official classification
     checkpoints need no map: :class:`PoolAttnFormer` uses their names.

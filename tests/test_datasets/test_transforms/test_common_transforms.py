@@ -8,6 +8,7 @@ from hp3d.datasets.transforms import (
     GenerateTarget,
     PhotometricDistortion,
     RandomBlur,
+    colour_jitter_matrix,
     motion_blur_kernel,
 )
 
@@ -38,7 +39,7 @@ def test_augmentations_are_deterministic_under_a_seed(transform):
 
 def test_brightness_shifts_every_unsaturated_pixel_by_one_delta():
     jitter = PhotometricDistortion(brightness_delta=20, contrast_range=(1, 1),
-                                   saturation_range=(1, 1), hue_delta=0,
+                                   saturation_range=(1, 1), hue_delta_deg=0,
                                    prob=1.0)
     img = np.full((8, 8, 3), 100, np.uint8)
     img[0, 0] = 250
@@ -52,7 +53,7 @@ def test_brightness_shifts_every_unsaturated_pixel_by_one_delta():
 
 def test_contrast_scales_levels():
     jitter = PhotometricDistortion(brightness_delta=0, contrast_range=(2, 2),
-                                   saturation_range=(1, 1), hue_delta=0,
+                                   saturation_range=(1, 1), hue_delta_deg=0,
                                    prob=1.0)
     img = np.array([[[10, 60, 200]]], np.uint8)
     np.testing.assert_array_equal(jitter(dict(img=img))['img'],
@@ -62,15 +63,33 @@ def test_contrast_scales_levels():
 def test_hue_and_saturation_leave_grey_unchanged_and_zero_saturation_greys():
     grey = np.full((4, 4, 3), 90, np.uint8)
     hue_only = PhotometricDistortion(brightness_delta=0, contrast_range=(1, 1),
-                                     saturation_range=(1, 1), hue_delta=40,
+                                     saturation_range=(1, 1), hue_delta_deg=90,
                                      prob=1.0)
     np.testing.assert_array_equal(hue_only(dict(img=grey))['img'], grey)
     desaturate = PhotometricDistortion(brightness_delta=0,
                                        contrast_range=(1, 1),
-                                       saturation_range=(0, 0), hue_delta=0,
-                                       prob=1.0)
-    out = desaturate(dict(img=textured_frame((16, 16))))['img'].astype(int)
-    assert np.abs(out - out[..., :1]).max() <= 1
+                                       saturation_range=(0, 0),
+                                       hue_delta_deg=0, prob=1.0)
+    img = textured_frame((16, 16))
+    out = desaturate(dict(img=img))['img'].astype(int)
+    luma = img.astype(np.float64) @ [0.114, 0.587, 0.299]
+    # cv2.transform rounds in float32: within half a level of the luma.
+    assert np.abs(out - luma[..., None]).max() < 0.51
+    assert (out == out[..., :1]).all()
+
+
+def test_hue_rotation_keeps_luma_and_saturation_and_returns_after_360():
+    img = textured_frame((16, 16)).astype(np.float64)
+    quarter = colour_jitter_matrix(0.0, 1.0, 1.0, 90.0)
+    rotated = img @ quarter[:, :3].T
+    np.testing.assert_allclose(rotated @ [0.114, 0.587, 0.299],
+                               img @ [0.114, 0.587, 0.299], atol=1e-9)
+    assert np.abs(rotated - img).max() > 10
+    full_turn = np.linalg.matrix_power(quarter[:, :3], 4)
+    np.testing.assert_allclose(full_turn, np.eye(3), atol=1e-9)
+    np.testing.assert_allclose(colour_jitter_matrix(5.0, 2.0, 1.0, 0.0),
+                               np.hstack([2 * np.eye(3), np.full((3, 1), 5.0)]),
+                               atol=1e-9)
 
 
 def test_photometric_rejects_float_images():

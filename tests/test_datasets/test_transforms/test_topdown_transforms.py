@@ -17,6 +17,7 @@ from hp3d.datasets.transforms import (
     TopdownAffine,
     get_warp_matrix,
     rotation_matrix_2d,
+    warp_image,
 )
 
 INPUT = (224, 224)
@@ -182,3 +183,15 @@ def test_unmirrored_hands_are_untouched(hand, enabled):
     results = MirrorLeftHand(enabled=enabled)(plain)
     assert results['flipped'] is False
     np.testing.assert_array_equal(results['img'], img)
+
+
+def test_fast_warp_is_bit_identical_to_plain_warp_affine():
+    img = textured_frame()
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        side = rng.uniform(60, 600)
+        warp = get_warp_matrix(rng.uniform(0, 512, 2), np.array([side, side]),
+                               rng.uniform(-180, 180), INPUT)
+        np.testing.assert_array_equal(
+            warp_image(img, warp, INPUT),
+            cv2.warpAffine(img, warp, INPUT, flags=cv2.INTER_LINEAR))

@@ -1,0 +1,86 @@
+"""A checkpoint write that fails half-way leaves the last one resumable."""
+import os
+import os.path as osp
+
+import pytest
+import torch
+from engine_toys import state_dict_of, toy_cfg
+from mmengine.config import Config
+
+from hp3d.engine import Hp3dRunner
+
+
+def _runner(work_dir: str, **overrides) -> Hp3dRunner:
+    cfg = toy_cfg(work_dir, val_dataloader=None, val_evaluator=None,
+                  val_cfg=None, **overrides)
+    return Hp3dRunner.from_cfg(Config(cfg))
+
+
+def test_failed_write_keeps_previous_checkpoint_and_pointer(
+        tmp_path, monkeypatch):
+    work_dir = str(tmp_path)
+    real_save = torch.save
+    calls = []
+
+    def save_then_crash(obj, f, *args, **kwargs):
+        # The second checkpoint: write part of it, then fail as a full disk
+        # or a kill would.
+        calls.append(1)
+        if len(calls) == 2:
+            f.write(b'PK\x03\x04 partial checkpoint')
+            raise OSError('No space left on device')
+        return real_save(obj, f, *args, **kwargs)
+
+    monkeypatch.setattr(torch, 'save', save_then_crash)
+    runner = _runner(
+        work_dir,
+        default_hooks=dict(
+            checkpoint=dict(type='AtomicCheckpointHook', interval=1,
+                            max_keep_ckpts=1)))
+    with pytest.raises(OSError, match='No space left'):
+        runner.train()
+    monkeypatch.undo()
+
+    # mmengine's CheckpointHook deletes epoch_1.pth (max_keep_ckpts=1)
+    # before writing epoch_2.pth: the pointer would name a deleted file.
+    assert sorted(os.listdir(work_dir)) == sorted(
+        [runner.timestamp, f'{runner.timestamp}.py', 'epoch_1.pth',
+         'last_checkpoint'])
+    pointer = open(osp.join(work_dir, 'last_checkpoint')).read()
+    assert pointer == osp.join(work_dir, 'epoch_1.pth')
+    checkpoint = torch.load(pointer, weights_only=True)
+    assert (checkpoint['meta']['epoch'], checkpoint['meta']['iter']) == (1, 5)
+
+    resumed = _runner(work_dir, resume=True)
+    resumed.train()
+    assert (resumed.epoch, resumed.iter) == (3, 15)
+    assert sorted(f for f in os.listdir(work_dir) if f.endswith('.pth')) == [
+        'epoch_1.pth', 'epoch_2.pth', 'epoch_3.pth'
+    ]
+    assert all(
+        torch.isfinite(t).all()
+        for t in state_dict_of(osp.join(work_dir, 'epoch_3.pth')).values())
+
+
+def test_outdated_checkpoints_deleted_after_saving(tmp_path):
+    runner = _runner(
+        str(tmp_path),
+        default_hooks=dict(
+            checkpoint=dict(type='AtomicCheckpointHook', interval=1,
+                            max_keep_ckpts=2)))
+    runner.train()
+    assert sorted(f for f in os.listdir(tmp_path) if 'pth' in f) == [
+        'epoch_2.pth', 'epoch_3.pth'
+    ]
+    assert list(runner.message_hub.get_info('keep_ckpt_ids')) == [2, 3]
+
+
+def test_stale_partial_files_removed_at_start(tmp_path):
+    stale = tmp_path / 'epoch_2.pth.tmp'
+    stale.write_bytes(b'PK partial')
+    unrelated = tmp_path / 'notes.tmp'
+    unrelated.write_text('kept')
+    _runner(str(tmp_path),
+            train_cfg=dict(by_epoch=True, max_epochs=1)).train()
+    assert not stale.exists()
+    assert unrelated.exists()

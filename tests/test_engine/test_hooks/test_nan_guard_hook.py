@@ -1,0 +1,81 @@
+"""NaNGuardHook: a NaN at iteration k never reaches weights or checkpoints."""
+import os.path as osp
+
+import numpy as np
+import pytest
+import torch
+from engine_toys import toy_cfg
+from mmengine.config import Config
+
+from hp3d.engine import Hp3dRunner, NaNGuardHook
+
+# Global iteration (0-based) whose inputs are NaN: epoch 2, batch 3.
+NAN_ITER = 7
+
+
+def _runner(work_dir: str, action: str) -> Hp3dRunner:
+    cfg = toy_cfg(
+        work_dir,
+        model=dict(type='EngineToyModel', nan_at_iter=NAN_ITER),
+        # A checkpoint after every iteration: the NaN iteration would be
+        # saved right away if it got through.
+        default_hooks=dict(
+            checkpoint=dict(type='AtomicCheckpointHook', interval=1,
+                            by_epoch=False)),
+        custom_hooks=[dict(type='NaNGuardHook', action=action)],
+        val_dataloader=None, val_evaluator=None, val_cfg=None)
+    return Hp3dRunner.from_cfg(Config(cfg))
+
+
+def _all_finite(obj) -> bool:
+    """Every tensor, array and float anywhere in ``obj`` is finite."""
+    if isinstance(obj, torch.Tensor):
+        return not obj.is_floating_point() or bool(torch.isfinite(obj).all())
+    if isinstance(obj, np.ndarray):
+        return obj.dtype.kind != 'f' or bool(np.isfinite(obj).all())
+    if isinstance(obj, (float, np.floating)):
+        return bool(np.isfinite(obj))
+    if isinstance(obj, dict):
+        return all(_all_finite(v) for v in obj.values())
+    if isinstance(obj, (list, tuple)):
+        return all(_all_finite(v) for v in obj)
+    if hasattr(obj, 'data') and isinstance(getattr(obj, 'data'), tuple):
+        return _all_finite(obj.data)  # HistoryBuffer
+    return True
+
+
+def test_stop_raises_naming_the_iteration_before_any_save(tmp_path):
+    runner = _runner(str(tmp_path), 'stop')
+    with pytest.raises(FloatingPointError) as err:
+        runner.train()
+    assert 'epoch 2, iter 8 (batch 3 of the epoch)' in str(err.value)
+    assert 'non-finite gradients' in str(err.value)
+
+    last = open(osp.join(tmp_path, 'last_checkpoint')).read()
+    assert osp.basename(last) == f'iter_{NAN_ITER}.pth'
+    assert not osp.exists(osp.join(tmp_path, f'iter_{NAN_ITER + 1}.pth'))
+    assert _all_finite(torch.load(last, weights_only=True))
+    # The faulty update never reached the parameters in memory either.
+    assert all(
+        torch.isfinite(p).all() for p in runner.model.parameters())
+
+
+def test_skip_drops_the_faulty_update_and_finishes(tmp_path):
+    runner = _runner(str(tmp_path), 'skip')
+    runner.train()
+    assert runner.iter == 15
+    checkpoint = torch.load(
+        osp.join(tmp_path, 'iter_15.pth'), weights_only=True)
+    # Weights, BatchNorm statistics, optimizer state, logged scalars.
+    assert _all_finite(checkpoint)
+    # 15 iterations, 14 optimizer updates.
+    assert checkpoint['optimizer']['state'][0]['step'] == 14
+    logged_losses = checkpoint['message_hub']['log_scalars']['train/loss']
+    assert len(logged_losses.data[0]) == 14
+    # The BatchNorm statistics of the skipped forward were rolled back.
+    assert checkpoint['state_dict']['norm.num_batches_tracked'] == 14
+
+
+def test_action_is_checked():
+    with pytest.raises(ValueError, match="'stop', 'skip'"):
+        NaNGuardHook(action='ignore')

@@ -1,0 +1,86 @@
+"""ResumableEpochBasedTrainLoop: resumed runs equal uninterrupted runs."""
+import os.path as osp
+
+import pytest
+import torch
+from engine_toys import toy_cfg
+from mmengine.config import Config
+
+from hp3d.engine import Hp3dRunner, ResumableEpochBasedTrainLoop
+
+# 5 iterations per epoch, 3 epochs; a checkpoint every 2 iterations
+# (iter_2.pth, iter_4.pth, ...) and one after every epoch (epoch_1.pth, ...).
+CHECKPOINTS = dict(checkpoint=dict(type='AtomicCheckpointHook', interval=2,
+                                   by_epoch=False))
+EPOCH_CHECKPOINTS = [
+    dict(type='AtomicCheckpointHook', interval=1, by_epoch=True),
+    dict(type='NaNGuardHook')
+]
+
+
+def _train(work_dir: str, **overrides) -> Hp3dRunner:
+    runner = Hp3dRunner.from_cfg(
+        Config(toy_cfg(work_dir, default_hooks=CHECKPOINTS, **overrides)))
+    runner.train()
+    return runner
+
+
+def _final_state(runner: Hp3dRunner) -> dict:
+    state = dict(runner.model.state_dict())
+    optimizer_state = runner.optim_wrapper.optimizer.state_dict()['state']
+    for i, param_state in optimizer_state.items():
+        for key, value in param_state.items():
+            state[f'optimizer.{i}.{key}'] = value
+    return state
+
+
+def _assert_identical(a: dict, b: dict) -> None:
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+
+
+@pytest.fixture(scope='module')
+def uninterrupted(tmp_path_factory):
+    work_dir = str(tmp_path_factory.mktemp('uninterrupted'))
+    runner = _train(work_dir, custom_hooks=EPOCH_CHECKPOINTS)
+    return work_dir, _final_state(runner), runner.message_hub.get_scalar(
+        'val/mse').data[0].tolist()
+
+
+@pytest.mark.parametrize(
+    'checkpoint', ['iter_6.pth', 'iter_10.pth', 'epoch_2.pth'],
+    ids=['mid-epoch', 'last-iter-of-epoch', 'end-of-epoch'])
+def test_resume_reaches_the_uninterrupted_state(uninterrupted, tmp_path,
+                                                 checkpoint):
+    # mmengine's EpochBasedTrainLoop repeats the iterations of the epoch
+    # (iter_*.pth: 16 or 20 iterations in all) and reseeds the generators
+    # (epoch_2.pth: other dropout masks and noise, other weights).
+    ref_dir, ref_state, ref_val_mse = uninterrupted
+    runner = _train(
+        str(tmp_path),
+        resume=True,
+        load_from=osp.join(ref_dir, checkpoint))
+    assert isinstance(runner.train_loop, ResumableEpochBasedTrainLoop)
+    assert runner.iter == 15
+    _assert_identical(_final_state(runner), ref_state)
+    # The message hub was resumed too: all 3 validations, same values.
+    assert runner.message_hub.get_scalar(
+        'val/mse').data[0].tolist() == ref_val_mse
+
+
+def test_validation_does_not_change_training(uninterrupted, tmp_path):
+    _, ref_state, _ = uninterrupted
+    runner = _train(str(tmp_path), val_dataloader=None, val_evaluator=None,
+                    val_cfg=None)
+    _assert_identical(_final_state(runner), ref_state)
+
+
+def test_resume_with_other_epoch_length_is_refused(uninterrupted, tmp_path):
+    ref_dir, _, _ = uninterrupted
+    cfg = toy_cfg(str(tmp_path), resume=True,
+                  load_from=osp.join(ref_dir, 'iter_6.pth'))
+    cfg['train_dataloader']['batch_size'] = 2
+    runner = Hp3dRunner.from_cfg(Config(cfg))
+    with pytest.raises(RuntimeError, match='an epoch has 10 iterations now'):
+        runner.train()

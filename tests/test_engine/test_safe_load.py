@@ -1,0 +1,137 @@
+"""Weights-only checkpoint loading: the allow-list and the refusal path."""
+import os
+import os.path as osp
+import pickle
+
+import pytest
+import torch
+from engine_toys import toy_cfg
+from mmengine.config import Config
+from mmengine.logging import HistoryBuffer
+from mmengine.runner import Runner
+from mmengine.runner.checkpoint import _load_checkpoint
+
+from hp3d.engine import (
+    SAFE_GLOBALS,
+    UnsafeCheckpointError,
+    load_local_checkpoint,
+)
+from hp3d.engine.safe_load import history_buffer_method
+
+
+@pytest.fixture(scope='module')
+def mmengine_checkpoint(tmp_path_factory) -> str:
+    """A checkpoint written by mmengine's own Runner and CheckpointHook.
+
+    Optimizer with state, two param schedulers, message hub with logged
+    scalars and numpy metric values, save_best, dataset_meta with an array.
+    """
+    work_dir = str(tmp_path_factory.mktemp('mmengine_ckpt'))
+    cfg = toy_cfg(
+        work_dir,
+        runner_type='Runner',
+        train_cfg=dict(by_epoch=True, max_epochs=2, val_interval=1),
+        default_hooks=dict(
+            checkpoint=dict(type='CheckpointHook', interval=1,
+                            save_best='mse', rule='less')),
+        custom_hooks=[])
+    Runner.from_cfg(Config(cfg)).train()
+    return osp.join(work_dir, 'epoch_2.pth')
+
+
+def test_mmengine_checkpoint_needs_exactly_the_allow_list(
+        mmengine_checkpoint):
+    needed = set(_globals_without_allow_list(mmengine_checkpoint))
+    # Every global the checkpoint names is allow-listed, and nothing beyond
+    # the numpy family and HistoryBuffer's getattr is.
+    assert needed == {
+        'mmengine.logging.history_buffer.HistoryBuffer', 'builtins.getattr',
+        'numpy._core.multiarray._reconstruct',
+        'numpy._core.multiarray.scalar', 'numpy.ndarray', 'numpy.dtype'
+    }
+    checkpoint = torch.load(mmengine_checkpoint, weights_only=True)
+    history = checkpoint['message_hub']['log_scalars']['train/loss']
+    assert isinstance(history, HistoryBuffer)
+    assert len(history.data[0]) == 10  # 2 epochs x 5 iterations
+    assert checkpoint['meta']['epoch'] == 2
+    assert checkpoint['optimizer']['state'][0]['step'] == 10
+    assert checkpoint['meta']['dataset_meta']['input_scale'].tolist() == [
+        1.0, 1.0, 1.0, 1.0
+    ]
+
+
+def _globals_without_allow_list(path: str):
+    """The globals torch would refuse without hp3d's registrations."""
+    allowed = torch.serialization.get_safe_globals()
+    torch.serialization.clear_safe_globals()
+    try:
+        return torch.serialization.get_unsafe_globals_in_checkpoint(path)
+    finally:
+        torch.serialization.add_safe_globals(allowed)
+
+
+def test_mmengine_checkpoint_resumes_through_mmengine(mmengine_checkpoint,
+                                                       tmp_path):
+    cfg = toy_cfg(
+        str(tmp_path),
+        runner_type='Runner',
+        load_from=mmengine_checkpoint,
+        resume=True,
+        train_cfg=dict(by_epoch=True, max_epochs=3, val_interval=1),
+        custom_hooks=[])
+    runner = Runner.from_cfg(Config(cfg))
+    runner.train()
+    # Resumed after 2 epochs (10 iterations), trained the third only.
+    assert (runner.epoch, runner.iter) == (3, 15)
+    assert len(runner.message_hub.get_scalar('train/loss').data[0]) == 15
+
+
+class _ShellPayload:
+    """Runs ``touch marker`` when unpickled by an unrestricted unpickler."""
+
+    def __init__(self, marker: str):
+        self.marker = marker
+
+    def __reduce__(self):
+        return os.system, (f'touch {self.marker}', )
+
+
+def test_code_executing_checkpoint_is_refused(tmp_path):
+    marker = tmp_path / 'pwned'
+    path = str(tmp_path / 'evil.pth')
+    torch.save(dict(state_dict={}, meta=_ShellPayload(str(marker))), path)
+
+    offending = f'{os.system.__module__}.{os.system.__name__}'
+    for load in (load_local_checkpoint, _load_checkpoint):
+        with pytest.raises(UnsafeCheckpointError) as err:
+            load(path, map_location='cpu')
+        assert path in str(err.value)
+        assert f'`{offending}`' in str(err.value)
+        assert 'weights_only=False' not in str(err.value)
+    assert not marker.exists()
+
+
+def test_getattr_is_limited_to_history_buffer_statistics(tmp_path):
+    assert history_buffer_method(HistoryBuffer, 'mean') is HistoryBuffer.mean
+    assert (history_buffer_method, 'builtins.getattr') in SAFE_GLOBALS
+    assert getattr not in SAFE_GLOBALS
+
+    class EscapeToBuiltins:
+        # getattr(getattr, '__self__') is the builtins module: eval, exec...
+        def __reduce__(self):
+            return getattr, (getattr, '__self__')
+
+    path = str(tmp_path / 'escape.pth')
+    torch.save(dict(meta=EscapeToBuiltins()), path)
+    with pytest.raises(UnsafeCheckpointError, match='getattr'):
+        load_local_checkpoint(path)
+
+
+def test_missing_file_is_reported(tmp_path):
+    with pytest.raises(FileNotFoundError, match='nothing.pth'):
+        load_local_checkpoint(str(tmp_path / 'nothing.pth'))
+
+
+def test_refusal_is_an_unpickling_error():
+    # Callers catching torch's own error type keep working.
+    assert issubclass(UnsafeCheckpointError, pickle.UnpicklingError)

@@ -1,0 +1,47 @@
+"""Normalisation statistics of a train annotation file.
+
+Computes the lifting codec's statistics (2D px mean/std per axis, wrist-
+relative 3D m mean/std per axis, pooled over valid joints) and the per-joint
+wrist-relative mm mean/std table (the layout of real_joint_stats_mm.json,
+which ``Pose3DCodec(stats_file=...)`` reads).
+
+    python tools/dataset_converters/compute_stats.py \
+        data/synthetic_egoexo4d/annotations/ego_pose_gt_anno_train_public.json \
+        --out data/synthetic_egoexo4d/joint_stats_mm.json
+"""
+import argparse
+import json
+
+from hp3d.datasets.stats import normalisation_stats
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description='Lifting and per-joint normalisation statistics.')
+    parser.add_argument('train_ann', help='ego_pose_gt_anno_train_public.json')
+    parser.add_argument('--out', default=None,
+                        help='write the statistics JSON here')
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    stats = normalisation_stats(args.train_ann)
+    lifting = stats['lifting']
+    print(f"{stats['num_hands']} hands")
+    print('LiftingCodec config:')
+    print('codec = dict(\n    type=\'LiftingCodec\',')
+    for key in ('input_mean_px', 'input_std_px', 'target_mean_m',
+                'target_std_m'):
+        digits = 3 if key.endswith('px') else 5
+        values = ', '.join(f'{v:.{digits}f}' for v in lifting[key])
+        print(f'    {key}=({values}),')
+    print(')')
+    if args.out:
+        with open(args.out, 'w') as f:
+            json.dump(stats, f, indent=1)
+        print(f'wrote {args.out} (Pose3DCodec stats_file layout)')
+
+
+if __name__ == '__main__':
+    main()
