@@ -14,17 +14,23 @@ from mmengine.registry import LOOPS as MMENGINE_LOOPS
 from mmengine.registry import METRICS as MMENGINE_METRICS
 from mmengine.registry import MODEL_WRAPPERS as MMENGINE_MODEL_WRAPPERS
 from mmengine.registry import MODELS as MMENGINE_MODELS
+from mmengine.registry import (
+    OPTIM_WRAPPER_CONSTRUCTORS as MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS,
+)
 from mmengine.registry import OPTIM_WRAPPERS as MMENGINE_OPTIM_WRAPPERS
+from mmengine.registry import OPTIMIZERS as MMENGINE_OPTIMIZERS
 from mmengine.registry import PARAM_SCHEDULERS as MMENGINE_PARAM_SCHEDULERS
 from mmengine.registry import RUNNERS as MMENGINE_RUNNERS
 from mmengine.registry import TRANSFORMS as MMENGINE_TRANSFORMS
 from mmengine.registry import VISBACKENDS as MMENGINE_VISBACKENDS
 from mmengine.registry import VISUALIZERS as MMENGINE_VISUALIZERS
+from mmengine.registry import WEIGHT_INITIALIZERS as MMENGINE_WEIGHT_INITIALIZERS
 from mmengine.registry import Registry
 
 __all__ = [
-    'RUNNERS', 'LOOPS', 'HOOKS', 'LOG_PROCESSORS', 'OPTIM_WRAPPERS',
-    'PARAM_SCHEDULERS', 'DATASETS', 'DATA_SAMPLERS', 'FUNCTIONS', 'TRANSFORMS',
+    'RUNNERS', 'LOOPS', 'HOOKS', 'LOG_PROCESSORS', 'OPTIMIZERS',
+    'OPTIM_WRAPPERS', 'OPTIM_WRAPPER_CONSTRUCTORS', 'PARAM_SCHEDULERS',
+    'WEIGHT_INITIALIZERS', 'DATASETS', 'DATA_SAMPLERS', 'FUNCTIONS', 'TRANSFORMS',
     'MODELS', 'MODEL_WRAPPERS', 'KEYPOINT_CODECS', 'METRICS', 'EVALUATORS',
     'VISUALIZERS', 'VISBACKENDS'
 ]
@@ -39,6 +45,11 @@ LOG_PROCESSORS = Registry('log processor', parent=MMENGINE_LOG_PROCESSORS,
                           locations=['hp3d.engine'])
 OPTIM_WRAPPERS = Registry('optim wrapper', parent=MMENGINE_OPTIM_WRAPPERS,
                           locations=['hp3d.engine'])
+OPTIMIZERS = Registry('optimizer', parent=MMENGINE_OPTIMIZERS,
+                      locations=['hp3d.engine'])
+OPTIM_WRAPPER_CONSTRUCTORS = Registry(
+    'optimizer wrapper constructor',
+    parent=MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS, locations=['hp3d.engine'])
 PARAM_SCHEDULERS = Registry('parameter scheduler',
                             parent=MMENGINE_PARAM_SCHEDULERS,
                             locations=['hp3d.engine'])
@@ -57,6 +68,9 @@ TRANSFORMS = Registry('transform', parent=MMENGINE_TRANSFORMS,
 MODELS = Registry('model', parent=MMENGINE_MODELS, locations=['hp3d.models'])
 MODEL_WRAPPERS = Registry('model wrapper', parent=MMENGINE_MODEL_WRAPPERS,
                           locations=['hp3d.engine'])
+WEIGHT_INITIALIZERS = Registry('weight initializer',
+                               parent=MMENGINE_WEIGHT_INITIALIZERS,
+                               locations=['hp3d.models'])
 KEYPOINT_CODECS = Registry('keypoint codec', locations=['hp3d.codecs'])
 
 # evaluation

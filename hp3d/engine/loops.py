@@ -5,7 +5,10 @@ from mmengine.runner import EpochBasedTrainLoop
 from hp3d.engine.rng import RNG_STATE_KEY, preserved_rng_state, set_rng_state
 from hp3d.registry import LOOPS
 
-__all__ = ['ResumableEpochBasedTrainLoop']
+__all__ = ['ResumableEpochBasedTrainLoop', 'VALIDATED_EPOCH_KEY']
+
+# Runtime-info key of the message hub: the last epoch whose validation began.
+VALIDATED_EPOCH_KEY = 'validated_epoch'
 
 
 @LOOPS.register_module()
@@ -24,7 +27,11 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
       checkpoint, right before the first new iteration;
     - keeps the creation of the data iterator and the validation runs from
       advancing the training generators, so the states at a checkpoint are
-      the states at the next iteration in both runs.
+      the states at the next iteration in both runs;
+    - runs the validation of the resumed epoch first when the checkpoint was
+      saved at the end of an epoch, before that validation (as mmengine's
+      ``CheckpointHook`` does), so the logged metrics and ``save_best``
+      match as well.
 
     With the same seed (``randomness=dict(seed=...)``) and deterministic
     kernels, a run killed at any point and resumed from its last checkpoint
@@ -50,19 +57,38 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
                 'with freshly seeded generators.',
                 logger='current')
 
+        # A checkpoint saved at the end of an epoch precedes that epoch's
+        # validation: run it now, as the interrupted run did after saving.
+        self._decide_current_val_interval()
+        validated = self.runner.message_hub.get_info(VALIDATED_EPOCH_KEY)
+        if (self._epoch > 0 and self._iter == self._epoch * len(
+                self.dataloader) and self._validation_due()
+                and (validated is None or validated < self._epoch)):
+            self._validate()
+
         while self._epoch < self._max_epochs and not self.stop_training:
             self.run_epoch()
 
             self._decide_current_val_interval()
-            if (self.runner.val_loop is not None
-                    and self._epoch >= self.val_begin
-                    and (self._epoch % self.val_interval == 0
-                         or self._epoch == self._max_epochs)):
-                with preserved_rng_state():
-                    self.runner.val_loop.run()
+            if self._validation_due():
+                self._validate()
 
         self.runner.call_hook('after_train')
         return self.runner.model
+
+    def _validation_due(self) -> bool:
+        """Whether the epochs done so far end with a validation."""
+        return (self.runner.val_loop is not None
+                and self._epoch >= self.val_begin
+                and (self._epoch % self.val_interval == 0
+                     or self._epoch == self._max_epochs))
+
+    def _validate(self) -> None:
+        # Recorded first, so that a checkpoint saved during validation
+        # (save_best) does not validate again when resumed.
+        self.runner.message_hub.update_info(VALIDATED_EPOCH_KEY, self._epoch)
+        with preserved_rng_state():
+            self.runner.val_loop.run()
 
     def run_epoch(self) -> None:
         """Iterate over the epoch's batches not yet trained on."""

@@ -74,7 +74,7 @@ def set_axes_3d(ax,
     ax.zaxis.set_major_formatter(FuncFormatter(lambda v, _: f'{0.0 - v:g}'))
     for axis, label in ((ax.xaxis, 'x (mm)'), (ax.yaxis, 'z (mm)'),
                         (ax.zaxis, 'y (mm)')):
-        axis.set_major_locator(MaxNLocator(4))
+        axis.set_major_locator(MaxNLocator(4, steps=[1, 2, 5, 10]))
         axis.set_label_text(label, fontsize=8)
         axis.labelpad = -2
     if abs(elev) >= _STEEP_ELEV:

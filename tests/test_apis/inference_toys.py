@@ -9,6 +9,8 @@ from hp3d.apis.model_index import REPO_ROOT
 from hp3d.datasets.camera import project
 
 LIFTING_CONFIG = REPO_ROOT / 'configs' / 'pose_transformer_egoexo.py'
+# A POTTER small enough for CPU tests (64x64 crops).
+TINY_POTTER_CONFIG = Path(__file__).parent / 'data' / 'tiny_potter.py'
 # A camera other than the default one, so that intrinsics are really used.
 CAM_K = np.array([[180.0, 0.0, 240.0], [0.0, 160.0, 270.0], [0.0, 0.0, 1.0]])
 
@@ -32,3 +34,4 @@ def save_random_checkpoint(config, path: Path, seed: int) -> Path:
     model = init_model(config)
     torch.save({'state_dict': model.state_dict()}, path)
     return path
+

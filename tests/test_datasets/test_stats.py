@@ -1,18 +1,24 @@
 """Annotation statistics on a tiny hand-made file with known values."""
 import json
 import math
-import subprocess
+import runpy
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from hp3d.datasets.stats import (annotation_stats, box_stats,
-                                 compare_joint_stats, joint_stats_dict,
-                                 joint_stats_mm, lifting_stats,
-                                 load_hand_annotations, load_joint_stats,
-                                 normalisation_stats)
+from hp3d.datasets.stats import (
+    annotation_stats,
+    box_stats,
+    compare_joint_stats,
+    joint_stats_dict,
+    joint_stats_mm,
+    lifting_stats,
+    load_hand_annotations,
+    load_joint_stats,
+    normalisation_stats,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 J = np.arange(21)
@@ -169,7 +175,7 @@ def test_joint_stats_file_round_trip(tmp_path):
 def test_normalisation_and_annotation_stats(gt_file, box_file, tmp_path):
     stats = normalisation_stats(gt_file)
     assert stats['num_hands'] == 2
-    assert stats['joint_mean_mm'][20] == [40, 20, 10]
+    assert stats['joint_mean_mm'][20] == pytest.approx([40, 20, 10])
     with pytest.raises(ValueError, match='no hand with 3D'):
         normalisation_stats(box_file)
     ref = tmp_path / 'ref.json'
@@ -181,17 +187,23 @@ def test_normalisation_and_annotation_stats(gt_file, box_file, tmp_path):
     assert 'joint_mean_mm' not in annotation_stats(box_file)
 
 
-def _run(*args):
-    return subprocess.run([sys.executable, *map(str, args)], cwd=REPO,
-                          capture_output=True, text=True, check=True).stdout
+def _run(monkeypatch, capsys, script, *args):
+    """Run a tool script's ``__main__`` in this process; its stdout."""
+    monkeypatch.setattr(sys, 'argv', [script, *map(str, args)])
+    runpy.run_path(str(REPO / script), run_name='__main__')
+    return capsys.readouterr().out
 
 
-def test_report_and_compute_stats_tools(gt_file, box_file, tmp_path):
+def test_report_and_compute_stats_tools(gt_file, box_file, tmp_path,
+                                        monkeypatch, capsys):
     ref = tmp_path / 'ref.json'
     out = tmp_path / 'out.json'
-    _run('tools/dataset_converters/compute_stats.py', gt_file, '--out', ref)
-    assert json.loads(ref.read_text())['joint_mean_mm'][20] == [40, 20, 10]
-    text = _run('tools/dataset_converters/joint_stats_report.py', gt_file,
+    _run(monkeypatch, capsys, 'tools/dataset_converters/compute_stats.py',
+         gt_file, '--out', ref)
+    assert json.loads(ref.read_text())['joint_mean_mm'][20] == pytest.approx(
+        [40, 20, 10])
+    text = _run(monkeypatch, capsys,
+                'tools/dataset_converters/joint_stats_report.py', gt_file,
                 '--real-stats', ref, '--boxes-ref', box_file, '--json', out)
     assert 'all joints PASS' in text and 'thumb_4' in text
     report = json.loads(out.read_text())

@@ -5,6 +5,7 @@ config uses. Subprocesses import this module through the config's
 ``custom_imports`` (``PYTHONPATH`` must hold this directory: see
 :func:`subprocess_env`).
 """
+import itertools
 import os
 import os.path as osp
 import socket
@@ -29,6 +30,9 @@ from hp3d.registry import DATASETS, HOOKS, METRICS, MODELS
 TOYS_DIR = osp.dirname(osp.abspath(__file__))
 REPO_ROOT = osp.dirname(osp.dirname(TOYS_DIR))
 TOOLS_DIR = osp.join(REPO_ROOT, 'tools')
+# mmengine names a run's logger, message hub and visualizer after its
+# experiment name plus a timestamp in seconds: give each toy run its own.
+_RUN_IDS = itertools.count()
 # Weights of the noiseless target function y = x . W_TRUE + 0.5.
 W_TRUE = np.array([1.0, -2.0, 0.5, 3.0], dtype=np.float32)
 
@@ -74,6 +78,8 @@ class EngineToyModel(BaseModel):
 
     Args:
         dropout (float): Dropout probability (draws from torch's generator).
+        norm (bool): Whether to start with BatchNorm (its batch statistics
+            differ between one process and several).
         nan_at_iter (int, optional): Global iteration (0-based) whose inputs
             are multiplied by NaN, poisoning the loss, the gradients and the
             BatchNorm statistics.
@@ -82,12 +88,12 @@ class EngineToyModel(BaseModel):
             raises ``RuntimeError('toy failure ...')``.
     """
 
-    def __init__(self, dropout: float = 0.2,
+    def __init__(self, dropout: float = 0.2, norm: bool = True,
                  nan_at_iter: Optional[int] = None,
                  fail_rank: Optional[int] = None,
                  fail_at_iter: Optional[int] = None):
         super().__init__()
-        self.norm = nn.BatchNorm1d(4)
+        self.norm = nn.BatchNorm1d(4) if norm else nn.Identity()
         self.fc1 = nn.Linear(4, 16)
         self.drop = nn.Dropout(dropout)
         self.fc2 = nn.Linear(16, 1)
@@ -168,6 +174,7 @@ def toy_cfg(work_dir: str, **overrides) -> dict:
         custom_imports=dict(imports=['engine_toys'],
                             allow_failed_imports=False),
         work_dir=work_dir,
+        experiment_name=f'engine_toy_{os.getpid()}_{next(_RUN_IDS)}',
         model=dict(type='EngineToyModel'),
         train_dataloader=dict(
             batch_size=4,

@@ -101,10 +101,11 @@ def browse(cfg: Config, split: str, count: int, out_dir: str,
                    len(annotation_dataset(dataset)))
     if num_samples == 0:
         raise ValueError(f'The {split} dataset of {cfg.filename} is empty')
-    vis_cfg = dict(cfg.get('visualizer', {}), vis_backends=None)
+    # The config's figure settings, without its backends (TensorBoard...).
+    vis_cfg = dict(cfg.get('visualizer', {}), vis_backends=None,
+                   name='browse_dataset')
     vis_cfg.pop('type', None)
-    vis_cfg.pop('name', None)
-    visualizer = Hand3DVisualizer.get_instance('browse_dataset', **vis_cfg)
+    visualizer = Hand3DVisualizer(**vis_cfg)
     os.makedirs(out_dir, exist_ok=True)
     written = []
     for index in sample_indices(num_samples, count, shuffle, seed):

@@ -27,7 +27,7 @@ import argparse
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
-from mmengine.analysis import ActivationAnalyzer, FlopAnalyzer, parameter_count
+from mmengine.analysis import FlopAnalyzer, parameter_count
 from mmengine.analysis.jit_handles import get_shape
 from mmengine.analysis.print_helper import complexity_stats_table
 from mmengine.config import Config, DictAction
@@ -72,25 +72,21 @@ def model_complexity(model: nn.Module, inputs: torch.Tensor,
         max_depth (int): module depth of the table.
 
     Returns:
-        dict: ``params`` (int), ``macs`` (int), ``activations`` (int),
-        ``unsupported_ops`` (dict: op name -> calls not counted) and
-        ``table`` (str, empty unless ``per_module``).
+        dict: ``params`` (int), ``macs`` (int), ``unsupported_ops`` (dict:
+        op name -> calls not counted) and ``table`` (str, empty unless
+        ``per_module``).
     """
     model.eval()
     flops = FlopAnalyzer(model, (inputs, ))
     flops.set_op_handle(SDPA_OP, sdpa_flop_jit)
+    # Reported once below, not as one warning per op.
     flops.unsupported_ops_warnings(False)
     flops.uncalled_modules_warnings(False)
-    activations = ActivationAnalyzer(model, (inputs, ))
-    activations.unsupported_ops_warnings(False)
-    activations.uncalled_modules_warnings(False)
     with torch.no_grad():
         macs = flops.total()
         table = complexity_stats_table(
-            flops, max_depth=max_depth,
-            activations=activations) if per_module else ''
+            flops, max_depth=max_depth) if per_module else ''
     return dict(params=parameter_count(model)[''], macs=macs,
-                activations=activations.total(),
                 unsupported_ops=dict(flops.unsupported_ops()), table=table)
 
 
@@ -185,8 +181,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     print(f'{line}\nConfig: {args.config}\nInput shape: {shape}\n'
           f'Params: {format_count(result["params"])} ({result["params"]:,})\n'
           f'MACs: {format_count(result["macs"])} ({result["macs"]:,}); '
-          f'FLOPs ~ 2 x MACs\n'
-          f'Activations: {format_count(result["activations"])}\n{line}')
+          f'FLOPs ~ 2 x MACs\n{line}')
     if result['unsupported_ops']:
         print('Not counted (no FLOP rule; usually element-wise): ' + ', '.join(
             f'{op} x{n}' for op, n in sorted(result['unsupported_ops'].items())))

@@ -1,6 +1,7 @@
 # Ego-Exo4D hands for 2D -> 3D lifting: GT 2D keypoints in, wrist-relative 3D out.
 # The split is encoded once and held as tensors (LiftingTensorDataset): batches
 # are index slices, so data loading costs a few % of the model's train step.
+# (mmengine looks collate functions up in its root registry: hence the scope.)
 data_root = 'data/egoexo4d/'
 data_prefix = dict(img='images/', camera='camera_pose/')
 
@@ -17,7 +18,7 @@ train_dataloader = dict(
     batch_size=64,
     num_workers=0,
     sampler=dict(type='DefaultSampler', shuffle=True),
-    collate_fn=dict(type='batched_collate'),
+    collate_fn=dict(type='hp3d.batched_collate'),
     dataset=dict(
         type='LiftingTensorDataset',
         codec=codec,
@@ -30,7 +31,7 @@ val_dataloader = dict(
     batch_size=256,
     num_workers=0,
     sampler=dict(type='DefaultSampler', shuffle=False),
-    collate_fn=dict(type='batched_collate'),
+    collate_fn=dict(type='hp3d.batched_collate'),
     dataset=dict(
         type='LiftingTensorDataset',
         codec=codec,

@@ -24,8 +24,9 @@ from .hand_pose import (
 )
 
 # Annotators label joints they can infer, so only clearly hidden joints are
-# dropped. A palm hides a joint lying this far (m) behind its mid-plane.
-PALM_OCCLUSION_MARGIN_M = 0.025
+# dropped. A palm hides a joint lying this far (m) behind its mid-plane
+# (beyond its volar surface, about 12 mm).
+PALM_OCCLUSION_MARGIN_M = 0.015
 # A finger segment hides a joint lying this far (m) behind its surface, when
 # the joint projects within this fraction of the segment's projected radius.
 SEGMENT_OCCLUSION_MARGIN_M = 0.015

@@ -75,23 +75,25 @@ def test_empty_img_path_is_an_error():
         LoadImage()(dict(img_path=''))
 
 
+@pytest.mark.parametrize('on_error', ['raise', 'skip'])
 @pytest.mark.parametrize('ext', ['.jpg', '.png'])
-def test_grayscale_becomes_three_equal_channels(tmp_path, ext):
+def test_grayscale_becomes_three_equal_channels(tmp_path, ext, on_error):
     gray = textured_frame()[..., 0]
     path = str(tmp_path / f'gray{ext}')
     cv2.imwrite(path, gray)
-    img = LoadImage()(dict(img_path=path))['img']
+    img = LoadImage(on_error=on_error)(dict(img_path=path))['img']
     assert img.shape == (512, 512, 3)
     np.testing.assert_array_equal(img[..., 0], img[..., 1])
     np.testing.assert_array_equal(img[..., 0], img[..., 2])
     np.testing.assert_array_equal(img[..., 0], cv2.imread(path, 0))
 
 
-def test_rgba_png_drops_alpha(tmp_path):
+@pytest.mark.parametrize('on_error', ['raise', 'skip'])
+def test_rgba_png_drops_alpha(tmp_path, on_error):
     bgra = np.dstack([textured_frame(), np.full((512, 512), 7, np.uint8)])
     path = str(tmp_path / 'rgba.png')
     cv2.imwrite(path, bgra)
-    img = LoadImage()(dict(img_path=path))['img']
+    img = LoadImage(on_error=on_error)(dict(img_path=path))['img']
     np.testing.assert_array_equal(img, bgra[..., :3])
 
 
@@ -108,6 +110,15 @@ def test_reduced_decode_choice(frame_path, scale, max_reduction, reduction):
     assert results['ori_shape'] == (512, 512)
     assert results['img'].shape == (512 // reduction, 512 // reduction, 3)
     assert results['img_scale_factor'] == (1 / reduction, 1 / reduction)
+
+
+def test_size_check_uses_the_header_when_reduced(tmp_path):
+    path = write_bytes(tmp_path, 'small.jpg',
+                       jpeg_bytes(textured_frame((256, 128))))
+    load = LoadImage(expected_size=(512, 512), max_decode_reduction=2,
+                     input_size=(224, 224))
+    with pytest.raises(ValueError, match='size 256x128'):
+        load(dict(img_path=path, scale=np.array([500, 500], np.float32)))
 
 
 def test_png_is_never_reduced(tmp_path):

@@ -1,0 +1,100 @@
+"""Hp3dRunner: defaults, generator states in checkpoints, CPU DDP set-up."""
+import os.path as osp
+
+import numpy as np
+import pytest
+import torch
+import torch.distributed as torch_dist
+from engine_toys import free_port, toy_cfg
+from mmengine.config import Config
+from mmengine.hooks import CheckpointHook
+from mmengine.model import MMDistributedDataParallel
+
+from hp3d.engine import (
+    AtomicCheckpointHook,
+    Hp3dRunner,
+    ResumableEpochBasedTrainLoop,
+    init_cpu_dist,
+)
+from hp3d.engine.rng import RNG_STATE_KEY, get_rng_state, set_rng_state
+from hp3d.registry import RUNNERS
+
+
+def _cfg(work_dir, **overrides) -> Config:
+    return Config(toy_cfg(str(work_dir), **overrides))
+
+
+def test_built_from_runner_type_with_hp3d_defaults(tmp_path):
+    cfg = _cfg(tmp_path, default_hooks=dict())
+    runner = RUNNERS.build(cfg)
+    assert type(runner) is Hp3dRunner
+    checkpoint_hooks = [h for h in runner.hooks
+                        if isinstance(h, CheckpointHook)]
+    assert [type(h) for h in checkpoint_hooks] == [AtomicCheckpointHook]
+    loop = runner.build_train_loop(cfg.train_cfg)
+    assert type(loop) is ResumableEpochBasedTrainLoop
+    assert loop.max_epochs == 3
+
+
+def test_plain_checkpoint_hook_is_warned_about(tmp_path, capsys):
+    Hp3dRunner.from_cfg(
+        _cfg(tmp_path,
+             default_hooks=dict(checkpoint=dict(type='CheckpointHook'))))
+    assert "Use type='AtomicCheckpointHook'" in capsys.readouterr().out
+
+
+def test_checkpoints_carry_generator_states(tmp_path):
+    runner = Hp3dRunner.from_cfg(
+        _cfg(tmp_path, train_cfg=dict(by_epoch=True, max_epochs=1)))
+    runner.train()
+    saved = torch.load(osp.join(tmp_path, 'epoch_1.pth'),
+                       weights_only=True)['message_hub']['runtime_info']
+    state = saved[RNG_STATE_KEY]
+    # Restoring the saved states reproduces the draws that follow them.
+    set_rng_state(state)
+    draws = (torch.rand(3), np.random.rand(3))
+    set_rng_state(state)
+    assert torch.equal(draws[0], torch.rand(3))
+    assert np.array_equal(draws[1], np.random.rand(3))
+    assert set(get_rng_state()) == set(state)
+
+
+@pytest.fixture
+def single_process_group_env(monkeypatch):
+    for key, value in dict(RANK='0', WORLD_SIZE='1', LOCAL_RANK='0',
+                           MASTER_ADDR='127.0.0.1',
+                           MASTER_PORT=str(free_port())).items():
+        monkeypatch.setenv(key, value)
+    yield
+    if torch_dist.is_initialized():
+        torch_dist.destroy_process_group()
+
+
+def test_cpu_launch_uses_gloo_and_cpu_ddp(tmp_path, single_process_group_env):
+    runner = Hp3dRunner.from_cfg(_cfg(tmp_path, launcher='pytorch'))
+    assert torch_dist.get_backend() == 'gloo'
+    assert (runner.rank, runner.world_size) == (0, 1)
+    assert isinstance(runner.model, MMDistributedDataParallel)
+    assert runner.model.device_ids is None
+    assert runner.model.broadcast_buffers is False
+
+
+def test_slurm_variables_are_translated(single_process_group_env,
+                                        monkeypatch):
+    for key in ('RANK', 'WORLD_SIZE', 'LOCAL_RANK'):
+        monkeypatch.delenv(key)
+    for key, value in dict(SLURM_PROCID='0', SLURM_NTASKS='1',
+                           SLURM_LOCALID='0',
+                           SLURM_NODELIST='node1').items():
+        monkeypatch.setenv(key, value)
+    init_cpu_dist('slurm', timeout_s=30)
+    assert (torch_dist.get_rank(), torch_dist.get_world_size()) == (0, 1)
+
+
+def test_missing_launcher_variables_are_named(monkeypatch):
+    monkeypatch.delenv('MASTER_PORT', raising=False)
+    monkeypatch.setenv('RANK', '0')
+    with pytest.raises(RuntimeError, match="'MASTER_PORT'"):
+        init_cpu_dist('pytorch')
+    with pytest.raises(ValueError, match='mpi'):
+        init_cpu_dist('mpi')

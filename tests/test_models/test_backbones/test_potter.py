@@ -1,0 +1,196 @@
+import os.path as osp
+
+import pytest
+import torch
+from torch import nn
+
+from hp3d.models.backbones import PoolAttnFormer, PoolAttnFormerHR
+from hp3d.models.backbones.potter import (adaptive_pool_matrix,
+                                          hp3d_to_official,
+                                          load_matching_weights,
+                                          official_to_hp3d)
+from hp3d.models.heads import Pose3DVolumeHead
+
+# state-dict key listings of the official models: a copy in tests/data, else
+# the shared fixtures
+FIXTURES = next(
+    d for d in (osp.join(osp.dirname(__file__), '..', '..', 'data', 'potter'),
+                '/work/shared/fixtures/potter') if osp.isdir(d))
+
+
+def read_keys(name):
+    """{key: shape} of a fixture listing ``key<TAB>[shape]`` lines."""
+    shapes = {}
+    with open(osp.join(FIXTURES, name)) as f:
+        for line in f:
+            if line.startswith('#') or not line.strip():
+                continue
+            key, shape = line.rstrip('\n').split('\t')
+            shapes[key] = [int(s) for s in shape.strip('[]').split(',') if s]
+    return shapes
+
+
+def shapes_of(state_dict):
+    return {k: list(v.shape) for k, v in state_dict.items()}
+
+
+class UnitCodec:
+    """Decode = identity: the head's tests of decoding live elsewhere."""
+
+    def decode(self, pred):
+        return pred
+
+
+class HandModel(nn.Module):
+    """The parts of hp3d's estimator that hold weights: backbone + head."""
+
+    def __init__(self):
+        super().__init__()
+        self.backbone = PoolAttnFormerHR()
+        self.head = Pose3DVolumeHead(codec=UnitCodec(), loss=nn.MSELoss())
+
+
+@pytest.mark.parametrize('arch', ['s12', 's24'])
+def test_cls_state_dict_equals_official(arch):
+    model = PoolAttnFormer(arch, with_cls_head=True)
+    expected = read_keys(f'poolattnformer_{arch}_cls_state_dict_keys.txt')
+    assert list(shapes_of(model.state_dict()).items()) == list(expected.items())
+
+
+def test_hand_model_state_dict_equals_official_after_key_map():
+    model = HandModel()
+    expected = read_keys('pose3d_egoexo4d_state_dict_keys.txt')
+    official = hp3d_to_official(model.state_dict())
+    assert shapes_of(official) == expected
+    # 14,572,363 parameters: the fixture's header count
+    assert sum(p.numel() for p in model.parameters()) == 14_572_363
+    hp3d_keys = official_to_hp3d(dict.fromkeys(expected))
+    assert list(hp3d_keys) == [
+        k for k in hp3d_keys if k in model.state_dict()]
+    assert set(hp3d_keys) == set(model.state_dict())
+
+
+def test_key_map_examples_and_errors():
+    renamed = official_to_hp3d({
+        'module.poolattnformer_pose.poolattn_cls.norm4.weight': 1,
+        'poolattnformer_pose.poolattn_cls.network.2.3.mlp.fc1.bias': 2,
+        'poolattnformer_pose.stage1.patch_emb1.proj.weight': 3,
+        'poolattnformer_pose.stage1.Block3.1.token_mixer.proj2.bias': 4,
+        'pose_layer.2.weight': 5,
+    })
+    assert renamed == {
+        'backbone.basic_stream.out_norms.2.weight': 1,
+        'backbone.basic_stream.network.2.3.mlp.fc1.bias': 2,
+        'backbone.hr_stream.ups.0.0.proj.weight': 3,
+        'backbone.hr_stream.blocks.2.1.token_mixer.proj2.bias': 4,
+        'head.joint_norm.weight': 5,
+    }
+    with pytest.raises(KeyError, match='classifier.weight'):
+        official_to_hp3d({'classifier.weight': 0})
+    with pytest.raises(KeyError, match='data_preprocessor.mean'):
+        hp3d_to_official({'data_preprocessor.mean': 0})
+
+
+def test_official_layout_checkpoint_loads_strict(tmp_path):
+    gen = torch.Generator().manual_seed(0)
+    official = {k: torch.randn(shape, generator=gen) for k, shape in
+                read_keys('pose3d_egoexo4d_state_dict_keys.txt').items()}
+    path = tmp_path / 'official.pth'
+    torch.save({'epoch': 3, 'state_dict': official}, path)
+
+    loaded = torch.load(path, map_location='cpu', weights_only=True)
+    model = HandModel()
+    model.load_state_dict(official_to_hp3d(loaded['state_dict']), strict=True)
+    key = 'poolattnformer_pose.stage1.patch_emb3.1.norm.bias'
+    torch.testing.assert_close(model.backbone.hr_stream.ups[2][1].norm.bias,
+                               official[key])
+    torch.testing.assert_close(model.head.reg_fc2.weight,
+                               official['pose_3d_head.3.weight'])
+    assert shapes_of(hp3d_to_official(model.state_dict())) == shapes_of(official)
+
+
+@pytest.mark.parametrize('arch', ['s12', 's24'])
+def test_forward_shapes(arch):
+    x = torch.randn(2, 3, 64, 64)
+    cls = PoolAttnFormer(arch, with_cls_head=True, num_classes=7).eval()
+    assert cls(x).shape == (2, 7)
+    feats = PoolAttnFormer(arch, out_indices=(0, 1, 2, -1)).eval()(x)
+    assert [f.shape for f in feats] == [(2, 64, 16, 16), (2, 128, 8, 8),
+                                        (2, 320, 4, 4), (2, 512, 2, 2)]
+    hr = PoolAttnFormerHR(arch, return_low_res=True).eval()
+    out, low_res = hr(x)
+    assert out.shape == (2, 64, 16, 16) and low_res.shape == (2, 512, 2, 2)
+
+
+def test_hr_input_size_and_arch_errors():
+    with pytest.raises(ValueError, match='divisible by 32'):
+        PoolAttnFormerHR()(torch.randn(1, 3, 48, 64))
+    with pytest.raises(ValueError, match='s36'):
+        PoolAttnFormer('s36')
+    with pytest.raises(ValueError, match='out_indices'):
+        PoolAttnFormer(out_indices=(4, ))
+
+
+def test_low_res_norm_frozen_unless_returned():
+    assert not any(p.requires_grad
+                   for p in PoolAttnFormerHR().low_res_norm.parameters())
+    assert all(p.requires_grad for p in PoolAttnFormerHR(
+        return_low_res=True).low_res_norm.parameters())
+
+
+@pytest.mark.parametrize('in_size,out_size', [(2, 4), (7, 4), (10, 4),
+                                              (14, 4), (16, 4), (32, 4)])
+def test_adaptive_pool_matrix_equals_torch(in_size, out_size):
+    x = torch.randn(3, in_size, dtype=torch.float64)
+    pool = adaptive_pool_matrix(in_size, out_size, torch.float64,
+                                torch.device('cpu'))
+    expected = nn.AdaptiveAvgPool1d(out_size)(x[:, None])[:, 0]
+    torch.testing.assert_close(x @ pool.t(), expected)
+
+
+def _random_cls_checkpoint(path, arch='s12'):
+    torch.manual_seed(1)
+    state = PoolAttnFormer(arch, with_cls_head=True).state_dict()
+    state = {k: torch.randn_like(v) for k, v in state.items()}
+    torch.save({'model': {f'module.{k}': v for k, v in state.items()}}, path)
+    return state
+
+
+def test_pretrained_cls_checkpoint_fills_hr_basic_stream(tmp_path):
+    path = str(tmp_path / 'poolattnformer_s12.pth')
+    cls_state = _random_cls_checkpoint(path)
+    model = PoolAttnFormerHR(init_cfg=dict(type='Pretrained', checkpoint=path))
+    model.init_weights()
+
+    report = load_matching_weights(model, path,
+                                   target_prefixes=('', 'basic_stream.'))
+    assert len(cls_state) == 228 and len(report['loaded']) == 224
+    assert sorted(report['unexpected']) == [
+        'head.bias', 'head.weight', 'norm.bias', 'norm.weight']
+    assert all(k.startswith(('basic_stream.out_norms', 'hr_stream', 'out_norm',
+                             'low_res_norm')) for k in report['missing'])
+    torch.testing.assert_close(
+        model.basic_stream.network[4][5].mlp.fc2.weight,
+        cls_state['network.4.5.mlp.fc2.weight'])
+    torch.testing.assert_close(model.basic_stream.patch_embed.proj.bias,
+                               cls_state['patch_embed.proj.bias'])
+
+
+def test_pretrained_prefix_selects_and_shape_mismatch_skips(tmp_path):
+    path = str(tmp_path / 'estimator.pth')
+    torch.manual_seed(2)
+    source = PoolAttnFormer(with_cls_head=True, num_classes=10)
+    torch.save({'state_dict': {f'backbone.{k}': v
+                               for k, v in source.state_dict().items()}}, path)
+    model = PoolAttnFormer(with_cls_head=True)  # 1000 classes: head skipped
+    report = load_matching_weights(model, path, prefix='backbone.')
+    assert len(report['loaded']) == 226
+    assert sorted(report['unexpected']) == ['head.bias', 'head.weight']
+    torch.testing.assert_close(model.norm.weight, source.norm.weight)
+
+
+def test_missing_pretrained_checkpoint_names_path(tmp_path):
+    path = str(tmp_path / 'nowhere' / 'poolattnformer_s12.pth.tar')
+    model = PoolAttnFormer(init_cfg=dict(type='Pretrained', checkpoint=path))
+    with pytest.raises(FileNotFoundError, match='nowhere.*zczcwh/POTTER'):
+        model.init_weights()

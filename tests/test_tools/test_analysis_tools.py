@@ -1,0 +1,191 @@
+"""plot_curves, get_flops and browse_dataset of tools/analysis_tools."""
+import json
+import runpy
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from mmengine.config import Config
+from torch import nn
+
+ROOT = Path(__file__).parents[2]
+TOOLS = ROOT / 'tools' / 'analysis_tools'
+LIFTING_SYNTHETIC = (ROOT / 'configs' / 'lifting' /
+                     'lifting_pose-transformer-d32l4_1xb64-30e_synthetic-gt2d.py')
+
+
+def load_tool(name):
+    return runpy.run_path(str(TOOLS / f'{name}.py'), run_name=name)
+
+
+# --------------------------------------------------------------- plot_curves
+def write_scalar_log(path: Path, epochs: int = 3, iters_per_epoch: int = 4):
+    """An mmengine scalars.json: train records every 2 iters, val per epoch."""
+    lines = []
+    for epoch in range(1, epochs + 1):
+        for i in range(2, iters_per_epoch + 1, 2):
+            step = (epoch - 1) * iters_per_epoch + i
+            lines.append(dict(lr=1e-3, data_time=0.01, loss=10.0 / step,
+                              loss_kpt=8.0 / step, time=0.1, epoch=epoch,
+                              iter=step, memory=12, step=step))
+        lines.append({'egoexo4d/MPJPE': 40.0 - epoch, 'egoexo4d/PA-MPJPE':
+                      [0, 12.0, 11.0, 11.5][epoch], 'data_time': 0.01,
+                      'time': 0.1, 'step': epoch})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text('\n'.join(json.dumps(line) for line in lines) + '\n')
+
+
+def test_plot_curves_reads_train_and_val_series(tmp_path):
+    tool = load_tool('plot_curves')
+    log = tmp_path / 'work' / '20250101_000000' / 'vis_data' / 'scalars.json'
+    write_scalar_log(log)
+    assert tool['find_scalar_log'](str(tmp_path / 'work')) == str(log)
+    train, val = tool['load_scalars'](str(log))
+    steps, loss = train['loss']
+    np.testing.assert_array_equal(steps, [2, 4, 6, 8, 10, 12])
+    np.testing.assert_allclose(loss, 10.0 / steps)
+    np.testing.assert_array_equal(val['egoexo4d/MPJPE'][1], [39, 38, 37])
+    assert tool['default_keys'](train, val) == [
+        'loss', 'loss_kpt', 'egoexo4d/MPJPE', 'egoexo4d/PA-MPJPE']
+    # A 2-point trailing mean: the first point is kept as it is.
+    np.testing.assert_allclose(tool['smooth'](np.array([1., 3., 5.]), 2),
+                               [1., 2., 4.])
+
+
+def test_plot_curves_writes_a_png(tmp_path):
+    tool = load_tool('plot_curves')
+    for run in ('run_a', 'run_b'):
+        write_scalar_log(tmp_path / run / '20250101_000000' / 'vis_data' /
+                         'scalars.json')
+    out = tmp_path / 'curves.png'
+    tool['main']([str(tmp_path / 'run_a'), str(tmp_path / 'run_b'),
+                  '--out', str(out), '--smooth', '2'])
+    image = cv2.imread(str(out))
+    # Three panels (train loss, two metrics) in one row at 110 dpi.
+    assert image.shape == (int(4.0 * 110), int(15.0 * 110), 3)
+    assert image.std() > 0
+    with pytest.raises(KeyError, match='no_such_key'):
+        tool['main']([str(tmp_path / 'run_a'), '--keys', 'no_such_key',
+                      '--out', str(out)])
+
+
+# ----------------------------------------------------------------- get_flops
+class TinyConvNet(nn.Module):
+    """Conv 3->4 (3x3, no bias) on 8x8, then Linear 256->5."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1, bias=False)
+        self.fc = nn.Linear(4 * 8 * 8, 5)
+
+    def forward(self, x):
+        return self.fc(self.conv(x).flatten(1))
+
+
+class FusedAttention(nn.Module):
+
+    def forward(self, q):
+        k = torch.ones(1, 2, 6, 4)
+        v = torch.ones(1, 2, 6, 3)
+        return F.scaled_dot_product_attention(q, k, v)
+
+
+def test_get_flops_counts_macs_by_hand():
+    tool = load_tool('get_flops')
+    result = tool['model_complexity'](TinyConvNet(), torch.randn(1, 3, 8, 8),
+                                      per_module=True)
+    # conv: 8*8 outputs * 4 channels * (3*3*3) MACs; fc: 256 * 5.
+    assert result['macs'] == 8 * 8 * 4 * 27 + 256 * 5
+    assert result['params'] == 4 * 27 + 256 * 5 + 5
+    assert 'conv' in result['table'] and 'fc' in result['table']
+    # Fused attention: 2 heads * 5 queries * 6 keys * (4 + 3).
+    attention = tool['model_complexity'](FusedAttention(),
+                                         torch.ones(1, 2, 5, 4))
+    assert attention['macs'] == 2 * 5 * 6 * (4 + 3)
+    assert attention['unsupported_ops'] == {}
+
+
+def test_get_flops_input_shape_rule():
+    tool = load_tool('get_flops')
+    image_cfg = Config(dict(model=dict(type='X'), test_dataloader=dict(
+        dataset=dict(pipeline=[dict(type='LoadImage'), dict(
+            type='TopdownAffine', input_size=(192, 256))]))))
+    assert tool['input_shape'](image_cfg, TinyConvNet()) == (1, 3, 256, 192)
+    image_cfg.codec = dict(input_size=(224, 224))
+    assert tool['input_shape'](image_cfg, TinyConvNet()) == (1, 3, 224, 224)
+    keypoint_cfg = Config(dict(model=dict(backbone=dict(num_joints=17))))
+    assert tool['input_shape'](keypoint_cfg, nn.Linear(2, 2)) == (1, 17, 2)
+    with pytest.raises(ValueError, match='--shape'):
+        tool['input_shape'](Config(dict(model=dict())), TinyConvNet())
+
+
+def test_get_flops_on_the_lifting_config():
+    tool = load_tool('get_flops')
+    # One block keeps the trace short; the rest of the config is as shipped.
+    result = tool['main']([str(LIFTING_SYNTHETIC), '--per-module',
+                           '--cfg-options', 'model.backbone.depth=1'])
+    assert result['params'] > 0 and result['macs'] > result['params']
+    assert result['unsupported_ops'].get(tool['SDPA_OP']) is None
+    assert 'backbone.blocks.0' in result['table']
+    assert 'backbone.blocks.1' not in result['table']
+
+
+# ------------------------------------------------------------ browse_dataset
+@pytest.fixture(scope='module')
+def synthetic_root(tmp_path_factory):
+    from hp3d.datasets.synthetic.generate import generate_dataset
+    root = tmp_path_factory.mktemp('synthetic')
+    generate_dataset(str(root), num_takes=3, frames_per_take=2,
+                     progress=False)
+    return root
+
+
+def image_config(path: Path, data_root: Path) -> Path:
+    pipeline = [
+        dict(type='LoadImage'),
+        dict(type='GetBBoxCenterScale', input_size=(128, 128)),
+        dict(type='TopdownAffine', input_size=(128, 128)),
+        dict(type='MirrorLeftHand'),
+        dict(type='PackInputs'),
+    ]
+    cfg = Config(dict(
+        default_scope='hp3d',
+        visualizer=dict(type='Hand3DVisualizer', views=['top'],
+                        panel_px=120, header_px=30),
+        val_dataloader=dict(dataset=dict(
+            type='EgoExo4DHandDataset', data_root=str(data_root),
+            ann_file='annotations/ego_pose_gt_anno_val_public.json',
+            pipeline=pipeline, test_mode=True))))
+    cfg.dump(str(path))
+    return path
+
+
+@pytest.mark.parametrize('mode, num_panels', [('transformed', 2),
+                                              ('original', 2)])
+def test_browse_dataset_writes_image_samples(mode, num_panels, tmp_path,
+                                             synthetic_root):
+    tool = load_tool('browse_dataset')
+    config = image_config(tmp_path / 'cfg.py', synthetic_root)
+    written = tool['main']([str(config), '--split', 'val', '-n', '2',
+                            '--mode', mode, '--out-dir', str(tmp_path / 'o')])
+    assert len(written) == 2
+    assert sorted(p.name for p in (tmp_path / 'o').iterdir()) == sorted(
+        Path(p).name for p in written)
+    assert Path(written[0]).name.startswith('00000_')
+    # GT 2D on the crop (or frame), one 3D view.
+    assert cv2.imread(written[0]).shape == (150, 120 * num_panels, 3)
+
+
+def test_browse_dataset_lifting_config(tmp_path, synthetic_root):
+    tool = load_tool('browse_dataset')
+    written = tool['main']([
+        str(LIFTING_SYNTHETIC), '--split', 'val', '-n', '1', '--shuffle',
+        '--out-dir', str(tmp_path), '--cfg-options',
+        f'val_dataloader.dataset.dataset.data_root={synthetic_root}/',
+        'visualizer.panel_px=100', 'visualizer.header_px=20'
+    ])
+    # 2D on the blank frame region, then front, side and top views.
+    assert cv2.imread(written[0]).shape == (120, 400, 3)
