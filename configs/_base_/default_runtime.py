@@ -7,7 +7,8 @@ default_hooks = dict(
     checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3,
                     save_best='egoexo4d/MPJPE', rule='less'),
     sampler_seed=dict(type='DistSamplerSeedHook'),
-    visualization=dict(type='Hand3DVisualizationHook', enable=False),
+    visualization=dict(type='Hand3DVisualizationHook', enable=False,
+                       max_samples=2, val_interval=5),
 )
 
 env_cfg = dict(

@@ -35,8 +35,9 @@ class HandSamples:
         return len(self._samples)
 
     def get_data_info(self, idx: int) -> dict:
-        """A copy of sample ``idx`` with its ``sample_idx``."""
-        info = copy.copy(self._samples[idx])
+        """A deep copy of sample ``idx`` (transforms may change it in place)
+        with its ``sample_idx``."""
+        info = copy.deepcopy(self._samples[idx])
         info['sample_idx'] = idx
         return info
 

@@ -154,10 +154,10 @@ class LiftingInferencer(BaseHand3DInferencer):
                     'whose wrist 2D is invalid: the wrist ray is unknown')
         preds, figures = self.predict_samples(samples, batch_size, out_dir,
                                               return_vis)
-        results = [
-            self.hand_result(
+        results = []
+        for pred in preds:
+            i = pred['sample_idx']
+            results.append(self.hand_result(
                 pred, arrays['cam_K'][i], arrays['keypoints_2d'][i, WRIST],
-                None if depth is None else float(depth[i]))
-            for i, pred in enumerate(preds)
-        ]
+                None if depth is None else float(depth[i])))
         return dict(predictions=results, visualization=figures)

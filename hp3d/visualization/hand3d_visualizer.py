@@ -26,6 +26,7 @@ from .skeleton_2d import draw_skeleton_2d
 from .skeleton_3d import (
     DEFAULT_CENTER_MM,
     DEFAULT_RADIUS_MM,
+    VIEWS,
     plot_skeleton_3d,
     set_axes_3d,
 )
@@ -137,6 +138,10 @@ class Hand3DVisualizer(Visualizer):
                  dpi: int = 100) -> None:
         super().__init__(name=name, vis_backends=vis_backends,
                          save_dir=save_dir)
+        unknown = [v for v in views if v not in VIEWS]
+        if unknown:
+            raise ValueError(f'Unknown views {unknown}, expected some of '
+                             f'{sorted(VIEWS)}')
         self.views = tuple(views)
         self.center_mm = tuple(float(c) for c in center_mm)
         self.radius_mm = float(radius_mm)
@@ -197,8 +202,11 @@ class Hand3DVisualizer(Visualizer):
         """Render one sample's figure, without saving or sending it.
 
         Args:
-            image, data_sample, prediction, draw_gt: as in
-                :meth:`add_datasample`.
+            image (np.ndarray, optional): (H, W, 3) uint8 BGR crop, or None
+                (see :meth:`add_datasample`).
+            data_sample (dict): one sample's metadata.
+            prediction (dict, optional): the sample's prediction dict.
+            draw_gt (bool): draw the ground truth. Defaults to True.
 
         Returns:
             np.ndarray: (H, W, 3) uint8 RGB figure.
@@ -242,11 +250,12 @@ class Hand3DVisualizer(Visualizer):
                         title=f'3D {view} view')
             hand.draw_3d(ax)
 
-        header = 1.0 - self.header_px / height_px
-        fig.text(0.5, 1.0 - 0.3 * (1 - header), hand.title(), ha='center',
+        # The header band: the title in its upper part, the legend below.
+        header = self.header_px / height_px
+        fig.text(0.5, 1.0 - 0.3 * header, hand.title(), ha='center',
                  va='center', fontsize=11, fontweight='bold')
         fig.legend(handles=hand.legend_handles(), loc='center',
-                   bbox_to_anchor=(0.5, 1.0 - 0.72 * (1 - header)),
+                   bbox_to_anchor=(0.5, 1.0 - 0.72 * header),
                    ncol=len(FINGERS) + 1, fontsize=8, frameon=False,
                    handlelength=2.5, columnspacing=1.2)
         canvas.draw()

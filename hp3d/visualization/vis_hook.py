@@ -19,9 +19,11 @@ _BatchOutputs = Optional[Sequence[Dict]]
 class Hand3DVisualizationHook(Hook):
     """Draws a few validation samples each validation, and test samples.
 
-    - Validation: the first ``max_samples`` samples of every validation go to
-      the visualizer's backends (e.g. TensorBoard), tagged by sample so that
-      each shows its progress over the run. ``max_samples=0`` turns it off.
+    - Validation: the first ``max_samples`` samples of every
+      ``val_interval``-th validation go to the visualizer's backends (e.g.
+      TensorBoard), tagged by sample so that each shows its progress over the
+      run. ``max_samples=0`` turns it off. A figure costs about a second of
+      CPU: short runs with many validations raise ``val_interval``.
     - Test (``enable=True``, set by ``tools/test.py --show-dir D``): every
       ``interval``-th sample is written to
       ``{out_dir}/{take_uid}_{frame:06d}_{hand}.png``, or sent to the
@@ -35,27 +37,32 @@ class Hand3DVisualizationHook(Hook):
     Args:
         enable (bool): draw test samples. Defaults to False.
         interval (int): draw every ``interval``-th test sample.
-        max_samples (int): samples drawn per validation.
+        max_samples (int): samples drawn per drawn validation.
+        val_interval (int): draw in every ``val_interval``-th validation
+            (the first included). Defaults to 1.
         out_dir (str, optional): directory of the test figures.
         backend_args (dict, optional): mmengine file backend arguments for
             writing to ``out_dir``.
     """
 
-    priority = 'NORMAL'
-
     def __init__(self,
                  enable: bool = False,
                  interval: int = 50,
                  max_samples: int = 4,
+                 val_interval: int = 1,
                  out_dir: Optional[str] = None,
                  backend_args: Optional[dict] = None) -> None:
         if interval < 1:
             raise ValueError(f'interval must be >= 1, got {interval}')
+        if val_interval < 1:
+            raise ValueError(f'val_interval must be >= 1, got {val_interval}')
         if max_samples < 0:
             raise ValueError(f'max_samples must be >= 0, got {max_samples}')
         self.enable = enable
         self.interval = interval
         self.max_samples = max_samples
+        self.val_interval = val_interval
+        self._val_count = 0
         self.out_dir = out_dir
         self.backend_args = backend_args
         self._val_drawn = 0
@@ -66,7 +73,10 @@ class Hand3DVisualizationHook(Hook):
         return Visualizer.get_current_instance()
 
     def before_val_epoch(self, runner: Runner) -> None:
-        self._val_drawn = 0
+        # a validation left out of drawing starts "full"
+        skip = self._val_count % self.val_interval != 0
+        self._val_count += 1
+        self._val_drawn = self.max_samples if skip else 0
 
     def before_test_epoch(self, runner: Runner) -> None:
         self._test_seen = 0

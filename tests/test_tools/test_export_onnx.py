@@ -61,11 +61,15 @@ def test_lifting_model_with_validity_input(tmp_path, capsys):
                              mode='tensor').numpy()
         assert got.shape == (batch, 21, 3)
         np.testing.assert_allclose(got, expected, rtol=0, atol=ATOL)
-        # the graph masks invalid joints: moving them changes nothing
+        # the graph masks invalid joints as attention keys: moving them
+        # leaves the valid joints' outputs as they were
         moved = inputs + 5.0 * (1.0 - weight)[..., None]
         got_moved, = session.run(None, dict(inputs=moved,
                                             input_weight=weight))
-        np.testing.assert_allclose(got_moved, got, rtol=0, atol=ATOL)
+        valid = weight > 0
+        np.testing.assert_allclose(got_moved[valid], got[valid], rtol=0,
+                                   atol=ATOL)
+        assert np.abs(got_moved[~valid] - got[~valid]).max() > 1e-3
 
 
 def test_image_model_folds_the_data_preprocessor(tmp_path):

@@ -3,6 +3,7 @@ import importlib.util
 import json
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -13,6 +14,8 @@ from hp3d.apis.model_index import REPO_ROOT
 from hp3d.datasets.camera import default_intrinsics, project
 
 LIFTING_CONFIG = REPO_ROOT / 'configs' / 'pose_transformer_egoexo.py'
+TINY_POTTER_CONFIG = REPO_ROOT / 'tests' / 'test_apis' / 'data' / (
+    'tiny_potter.py')
 
 
 def _load_tool():
@@ -68,12 +71,28 @@ def ann_file(tmp_path) -> Path:
     return path
 
 
+def _random_checkpoint(config: Path, path: Path, seed: int) -> Path:
+    torch.manual_seed(seed)
+    model = init_model(Config.fromfile(str(config)))
+    torch.save({'state_dict': model.state_dict()}, path)
+    return path
+
+
 @pytest.fixture
 def lifting_ckpt(tmp_path) -> Path:
-    torch.manual_seed(7)
-    model = init_model(Config.fromfile(str(LIFTING_CONFIG)))
-    path = tmp_path / 'lifting.pth'
-    torch.save({'state_dict': model.state_dict()}, path)
+    return _random_checkpoint(LIFTING_CONFIG, tmp_path / 'lifting.pth', 7)
+
+
+@pytest.fixture
+def potter_ckpt(tmp_path) -> Path:
+    return _random_checkpoint(TINY_POTTER_CONFIG, tmp_path / 'potter.pth', 8)
+
+
+def _write_image(path: Path, seed: int) -> Path:
+    rng = np.random.default_rng(seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), cv2.resize(
+        rng.integers(0, 256, (8, 8, 3), dtype=np.uint8), (512, 512)))
     return path
 
 
@@ -125,3 +144,95 @@ def test_output_is_required(lifting_ckpt, ann_file):
     with pytest.raises(SystemExit):
         _load_tool().main([str(LIFTING_CONFIG), str(lifting_ckpt), '',
                            '--ann-file', str(ann_file)])
+
+
+def test_potter_on_a_box_only_file(potter_ckpt, tmp_path):
+    """The public test file's layout: boxes and metadata only."""
+    boxes = {('uid_b', 3): dict(right=[100, 120, 200, 230],
+                                left=[260, 100, 380, 240]),
+             ('uid_b', 4): dict(left=[250, 110, 370, 250])}
+    anno = {'uid_b': {}}
+    for (take_uid, frame), hands in boxes.items():
+        entry = dict(metadata=dict(take_uid=take_uid, take_name='bike_02',
+                                   frame_number=frame))
+        for hand in ('right', 'left'):
+            entry[f'{hand}_hand_bbox'] = hands.get(hand, [])
+        anno[take_uid][str(frame)] = entry
+        _write_image(tmp_path / 'images' / 'test' / 'bike_02' /
+                     f'{frame:06d}.jpg', frame)
+    ann_file = tmp_path / 'ego_pose_gt_anno_test_public.json'
+    ann_file.write_text(json.dumps(anno))
+
+    out_dir = tmp_path / 'out'
+    code = _load_tool().main([
+        str(TINY_POTTER_CONFIG), str(potter_ckpt), str(tmp_path / 'images'),
+        '--ann-file', str(ann_file), '--out-dir', str(out_dir), '--vis',
+        '--batch-size', '2'
+    ])
+    assert code == 0
+    preds = json.loads((out_dir / 'predictions.json').read_text())
+    assert preds['uid_b']['4']['right_hand_3d'] == []
+    # box-only hands are written wrist-relative, in metres
+    inferencer = Hand3DInferencer(str(TINY_POTTER_CONFIG), str(potter_ckpt))
+    for (take_uid, frame), hands in boxes.items():
+        image = (tmp_path / 'images' / 'test' / 'bike_02' /
+                 f'{frame:06d}.jpg')
+        out = inferencer(str(image), list(hands.values()), list(hands))
+        for pred in out['predictions']:
+            written = preds[take_uid][str(frame)][f'{pred["hand"]}_hand_3d']
+            np.testing.assert_allclose(
+                written, pred['keypoints_3d_rel_mm'] / 1000.0, atol=1e-6)
+    assert sorted(p.name for p in (out_dir / 'vis').iterdir()) == [
+        'uid_b_000003_left.png', 'uid_b_000003_right.png',
+        'uid_b_000004_left.png'
+    ]
+
+
+def test_potter_on_a_folder_with_boxes(potter_ckpt, tmp_path):
+    frames = tmp_path / 'frames'
+    for i in range(3):
+        _write_image(frames / f'{i:06d}.png', i)
+    boxes = tmp_path / 'boxes.json'
+    boxes.write_text(json.dumps({
+        '000000.png': [dict(bbox=[10, 20, 110, 140], hand='left'),
+                       dict(bbox=[200, 220, 300, 330], hand='right')],
+        '000002.png': [dict(bbox=[50, 60, 150, 180], hand='right')],
+    }))
+    out = tmp_path / 'preds.json'
+    assert _load_tool().main([
+        str(TINY_POTTER_CONFIG), str(potter_ckpt), str(frames), '--boxes',
+        str(boxes), '--out', str(out)
+    ]) == 0
+    preds = json.loads(out.read_text())
+    # images without take ids: the file stem, frame 0
+    assert sorted(preds) == ['000000', '000002']
+    assert preds['000002']['0']['left_hand_3d'] == []
+    assert np.array(preds['000000']['0']['left_hand_3d']).shape == (21, 3)
+
+    # one image of the folder
+    single = tmp_path / 'single.json'
+    assert _load_tool().main([
+        str(TINY_POTTER_CONFIG), str(potter_ckpt), str(frames / '000002.png'),
+        '--boxes', str(boxes), '--out', str(single)
+    ]) == 0
+    single = json.loads(single.read_text())
+    assert list(single) == ['000002']
+    assert single['000002']['0']['left_hand_3d'] == []
+    # another batch composition: equal up to float rounding
+    np.testing.assert_allclose(single['000002']['0']['right_hand_3d'],
+                               preds['000002']['0']['right_hand_3d'],
+                               atol=1e-6)
+
+
+def test_two_boxes_of_one_hand_in_a_frame_are_refused(potter_ckpt,
+                                                      tmp_path):
+    _write_image(tmp_path / 'a.png', 0)
+    boxes = tmp_path / 'boxes.json'
+    boxes.write_text(json.dumps({'a.png': [
+        dict(bbox=[10, 20, 110, 140], hand='left'),
+        dict(bbox=[200, 220, 300, 330], hand='left')]}))
+    with pytest.raises(ValueError, match='several'):
+        _load_tool().main([
+            str(TINY_POTTER_CONFIG), str(potter_ckpt), str(tmp_path / 'a.png'),
+            '--boxes', str(boxes), '--out', str(tmp_path / 'p.json')
+        ])

@@ -27,7 +27,8 @@ def _cfg(tmp_path, **overrides) -> Config:
 
 
 def test_work_dir_defaults_to_config_name(train_script, tmp_path):
-    cfg = _cfg(tmp_path, work_dir=None)
+    cfg = _cfg(tmp_path)
+    cfg.work_dir = None
     train_script.merge_args(cfg, train_script.parse_args(['a/b/my_cfg.py']))
     assert cfg.work_dir == osp.join('./work_dirs', 'my_cfg')
     cfg = train_script.merge_args(
@@ -58,10 +59,9 @@ def test_amp_switches_the_optim_wrapper(train_script, tmp_path):
 
 def test_cfg_options_are_merged_last(train_script, tmp_path):
     cfg = train_script.merge_args(
-        _cfg(tmp_path, runner_type=None),
+        _cfg(tmp_path),
         _args(train_script, '--amp', '--no-validate', '--cfg-options',
-              'optim_wrapper.loss_scale=512', 'train_cfg.max_epochs=9',
-              'runner_type=Hp3dRunner'))
+              'optim_wrapper.loss_scale=512', 'train_cfg.max_epochs=9'))
     assert cfg.optim_wrapper.loss_scale == 512
     assert cfg.train_cfg.max_epochs == 9
     assert cfg.val_cfg is None and cfg.val_evaluator is None
@@ -69,8 +69,9 @@ def test_cfg_options_are_merged_last(train_script, tmp_path):
 
 
 def test_runner_defaults_to_hp3d_runner(train_script, tmp_path):
-    cfg = _cfg(tmp_path)
-    del cfg['runner_type']
+    raw = toy_cfg(str(tmp_path))
+    del raw['runner_type']
+    cfg = Config(raw)
     train_script.merge_args(cfg, _args(train_script))
     assert cfg.runner_type == 'Hp3dRunner'
 

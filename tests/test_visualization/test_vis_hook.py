@@ -112,3 +112,21 @@ def test_validation_sends_the_first_samples_to_backends(visualizer,
 def test_bad_arguments():
     with pytest.raises(ValueError, match='interval'):
         HOOKS.build(dict(type='Hand3DVisualizationHook', interval=0))
+
+
+def test_validation_draws_every_val_interval_th_validation(visualizer,
+                                                           lifting_sample,
+                                                           monkeypatch):
+    drawn = []
+    monkeypatch.setattr(visualizer, 'add_datasample',
+                        lambda name, *args, **kwargs: drawn.append(name))
+    hook = HOOKS.build(dict(type='Hand3DVisualizationHook', max_samples=2,
+                            val_interval=2))
+    batch = collate(*lifting_sample, [1, 2, 3])
+    counts = []
+    for _ in range(5):
+        hook.before_val_epoch(RUNNER)
+        hook.after_val_iter(RUNNER, 0, *batch)
+        counts.append(len(drawn))
+    # validations 1, 3 and 5 draw two samples each; 2 and 4 draw nothing
+    assert counts == [2, 2, 4, 4, 6]

@@ -51,39 +51,51 @@ CROP = [dict(type='TopdownAffine', input_size=INPUT_SIZE),
         dict(type='MirrorLeftHand')]
 AUGMENT = [dict(type='PhotometricDistortion', prob=0.5),
            dict(type='RandomBlur', gaussian_prob=0.1, motion_prob=0.1)]
+TARGET = [dict(type='GenerateTarget', encoder=dict(type='Pose3DCodec'))]
 PACK = [dict(type='PackInputs')]
 
 
 def compose(steps: List[dict]) -> Compose:
+    """Build hp3d transforms without a default scope set."""
     return Compose([dict(s, _scope_='hp3d') for s in steps])
 
 
 def load(max_decode_reduction: int = 1) -> List[dict]:
+    """The ``LoadImage`` step, full size (1) or reduced up to 1/r."""
     return [dict(type='LoadImage', expected_size=(512, 512),
                  max_decode_reduction=max_decode_reduction,
                  input_size=INPUT_SIZE)]
 
 
 def window(train: bool) -> List[dict]:
+    """Box to crop window, jittered for training."""
     steps = [dict(type='GetBBoxCenterScale', input_size=INPUT_SIZE)]
     if train:
         steps.append(dict(type='RandomBBoxTransform'))
     return steps
 
 
-# name -> (pipeline, box set, normalise on CPU after collating)
+# name -> what it runs: description, pipeline, box set, and whether the
+# batch is then normalised on the CPU by the model's data preprocessor.
 VARIANTS = {
-    'decode only (full)': (load(), 'typical', False),
-    'test: decode + crop': (window(False) + load() + CROP + PACK, 'typical',
-                            False),
-    'test: decode + crop + normalise': (
-        window(False) + load() + CROP + PACK, 'typical', True),
-    'train: decode + crop + augment': (
-        window(True) + load() + CROP + AUGMENT + PACK, 'typical', False),
-    'large boxes: full decode + crop': (
-        window(False) + load() + CROP + PACK, 'large', False),
-    'large boxes: reduced decode + crop': (
-        window(False) + load(8) + CROP + PACK, 'large', False),
+    'decode': dict(desc='decode only (full size)', steps=load(),
+                   boxes='typical', normalise=False),
+    'test': dict(desc='test: decode + crop + pack',
+                 steps=window(False) + load() + CROP + PACK,
+                 boxes='typical', normalise=False),
+    'test-norm': dict(desc='test + normalise (CPU preprocessor)',
+                      steps=window(False) + load() + CROP + PACK,
+                      boxes='typical', normalise=True),
+    'train': dict(desc='train: jitter + decode + crop + augment + target + '
+                  'pack',
+                  steps=window(True) + load() + CROP + AUGMENT + TARGET + PACK,
+                  boxes='typical', normalise=False),
+    'large-full': dict(desc='test, large boxes, full decode',
+                       steps=window(False) + load() + CROP + PACK,
+                       boxes='large', normalise=False),
+    'large-reduced': dict(desc='test, large boxes, reduced decode',
+                          steps=window(False) + load(8) + CROP + PACK,
+                          boxes='large', normalise=False),
 }
 
 
@@ -102,8 +114,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--repeats', type=int, default=5,
                         help='timed passes per variant; the median is kept')
     parser.add_argument('--variants', nargs='+', choices=list(VARIANTS),
-                        default=list(VARIANTS), metavar='NAME',
-                        help=f'subset of {list(VARIANTS)}')
+                        default=list(VARIANTS), help='variants to run')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--out', help='write the results as JSON here')
     return parser.parse_args()
@@ -232,11 +243,12 @@ def main() -> None:
 
         runs = {}
         for name in args.variants:
-            steps, box_set, normalise = VARIANTS[name]
+            variant = VARIANTS[name]
             runs[name] = dict(
-                pipeline=compose(steps), samples=boxes[box_set],
+                pipeline=compose(variant['steps']),
+                samples=boxes[variant['boxes']],
                 preprocessor=(ImgDataPreprocessor(**PREPROCESSOR)
-                              if normalise else None),
+                              if variant['normalise'] else None),
                 times=[])
         # Passes interleave the variants, so load from other processes
         # falls on all of them alike; pass 0 warms up.
@@ -252,7 +264,8 @@ def main() -> None:
             cpu = len(paths) / np.array([t['cpu'] for t in run['times']])
             wall = len(paths) / np.array([t['wall'] for t in run['times']])
             rows.append(dict(
-                variant=name, boxes=VARIANTS[name][1],
+                variant=name, desc=VARIANTS[name]['desc'],
+                boxes=VARIANTS[name]['boxes'],
                 images_per_cpu_s=float(np.median(cpu)),
                 images_per_cpu_s_best=float(cpu.max()),
                 cpu_ms_per_image=float(1e3 / np.median(cpu)),
@@ -262,11 +275,11 @@ def main() -> None:
     print(f'\n{len(paths)} frames 512x512, mean {mean_kb:.0f} KiB, '
           f'{args.repeats} passes (median), 1 thread, '
           f'cv2 {cv2.__version__}, {platform.processor() or platform.machine()}')
-    print('| variant | boxes | images/s per core (CPU, median) | best pass '
-          '| CPU ms/image | images/s (wall, this machine) |')
-    print('| --- | --- | ---: | ---: | ---: | ---: |')
+    print('| variant | what | boxes | images/s per core (CPU, median) '
+          '| best pass | CPU ms/image | images/s (wall, this machine) |')
+    print('| --- | --- | --- | ---: | ---: | ---: | ---: |')
     for row in rows:
-        print(f'| {row["variant"]} | {row["boxes"]} | '
+        print(f'| {row["variant"]} | {row["desc"]} | {row["boxes"]} | '
               f'{row["images_per_cpu_s"]:.0f} | '
               f'{row["images_per_cpu_s_best"]:.0f} | '
               f'{row["cpu_ms_per_image"]:.2f} | '

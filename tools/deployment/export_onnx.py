@@ -107,11 +107,12 @@ TENSOR_FORWARDS: Dict[type, Type[nn.Module]] = {
 
 def _config_input_size(cfg: Config) -> Tuple[int, int]:
     """(W, H) of the test pipeline's ``TopdownAffine``."""
-    for step in cfg.test_dataloader.dataset.get('pipeline', []):
+    loader = cfg.get('test_dataloader', {})
+    for step in loader.get('dataset', {}).get('pipeline', []):
         if step['type'] == 'TopdownAffine' and 'input_size' in step:
             return tuple(step['input_size'])
-    raise ValueError(f'{cfg.filename}: no TopdownAffine input_size in the test '
-                     'pipeline; pass --input-size W H')
+    raise ValueError(f'{cfg.filename}: no TopdownAffine input_size in the '
+                     'test pipeline; pass --input-size W H')
 
 
 def build_tensor_forward(model: nn.Module, cfg: Config,

@@ -13,7 +13,7 @@ from typing import Tuple
 
 import numpy as np
 
-from ..metainfo import NUM_JOINTS
+from ..metainfo import FINGER_JOINTS, FINGERS, NUM_JOINTS, WRIST
 from .hand_pose import (
     FINGER_SEGMENTS,
     PALM_JOINTS,
@@ -25,16 +25,18 @@ from .hand_pose import (
 
 # Annotators label joints they can infer, so only clearly hidden joints are
 # dropped. A palm hides a joint lying this far (m) behind its mid-plane
-# (beyond its volar surface, about 12 mm).
-PALM_OCCLUSION_MARGIN_M = 0.015
+# (well beyond its volar surface, about 12 mm).
+PALM_OCCLUSION_MARGIN_M = 0.02
 # A finger segment hides a joint lying this far (m) behind its surface, when
 # the joint projects within this fraction of the segment's projected radius.
-SEGMENT_OCCLUSION_MARGIN_M = 0.015
-SEGMENT_COVER_FRACTION = 0.6
+SEGMENT_OCCLUSION_MARGIN_M = 0.03
+SEGMENT_COVER_FRACTION = 0.3
 # Rays grazing the palm plane (|cos| below this) do not intersect it reliably.
 MIN_PALM_RAY_COS = 0.15
 
 _SEGMENT_ENDS = np.array(FINGER_SEGMENTS)
+_PALM_PLANE_JOINTS = (WRIST, ) + tuple(FINGER_JOINTS[f][0]
+                                       for f in FINGERS[1:])
 # (K, S) True where the segment ends at the joint (it cannot hide it).
 _INCIDENT = np.zeros((NUM_JOINTS, len(FINGER_SEGMENTS)), dtype=bool)
 for _s, (_a, _b) in enumerate(FINGER_SEGMENTS):
@@ -74,7 +76,9 @@ def self_occluded(hands: HandPoses, cam_K: np.ndarray) -> np.ndarray:
     normal = hands.palm_frame[:, :, 2]
     denom = np.einsum('nkc,nc->nk', rays, normal)
     cos = denom / np.linalg.norm(rays, axis=-1)
-    plane = np.einsum('nc,nc->n', outline.mean(axis=1), normal)[:, None]
+    # The palm plane passes through the wrist and the finger MCPs.
+    anchor = joints[:, list(_PALM_PLANE_JOINTS)].mean(axis=1)
+    plane = np.einsum('nc,nc->n', anchor, normal)[:, None]
     palm_depth = plane / np.where(denom == 0, 1.0, denom)
     by_palm = (inside & (np.abs(cos) > MIN_PALM_RAY_COS)
                & (depth - palm_depth > PALM_OCCLUSION_MARGIN_M))

@@ -514,7 +514,9 @@ class HRStream(nn.Module):
                                with_norm=level > 1)
                     for level in range(branch, 0, -1)
                 ]))
-            drop_paths = torch.linspace(0, drop_path_rate, depth).tolist()
+            # linear from 0 to drop_path_rate within the branch
+            drop_paths = [drop_path_rate * i / max(depth - 1, 1)
+                          for i in range(depth)]
             self.blocks.append(
                 PoolAttnStage(embed_dims[0], depth, ratio, drop_rate,
                               drop_paths, layer_scale_init, impl))

@@ -42,7 +42,10 @@ class UnitCodec:
 
 
 class HandModel(nn.Module):
-    """The parts of hp3d's estimator that hold weights: backbone + head."""
+    """The parts of hp3d's estimator that hold weights: backbone + head.
+
+    Key and loading tests build it on the meta device: shapes without memory.
+    """
 
     def __init__(self):
         super().__init__()
@@ -52,13 +55,15 @@ class HandModel(nn.Module):
 
 @pytest.mark.parametrize('arch', ['s12', 's24'])
 def test_cls_state_dict_equals_official(arch):
-    model = PoolAttnFormer(arch, with_cls_head=True)
+    with torch.device('meta'):
+        model = PoolAttnFormer(arch, with_cls_head=True)
     expected = read_keys(f'poolattnformer_{arch}_cls_state_dict_keys.txt')
     assert list(shapes_of(model.state_dict()).items()) == list(expected.items())
 
 
 def test_hand_model_state_dict_equals_official_after_key_map():
-    model = HandModel()
+    with torch.device('meta'):
+        model = HandModel()
     expected = read_keys('pose3d_egoexo4d_state_dict_keys.txt')
     official = hp3d_to_official(model.state_dict())
     assert shapes_of(official) == expected
@@ -99,8 +104,10 @@ def test_official_layout_checkpoint_loads_strict(tmp_path):
     torch.save({'epoch': 3, 'state_dict': official}, path)
 
     loaded = torch.load(path, map_location='cpu', weights_only=True)
-    model = HandModel()
-    model.load_state_dict(official_to_hp3d(loaded['state_dict']), strict=True)
+    with torch.device('meta'):
+        model = HandModel()
+    model.load_state_dict(official_to_hp3d(loaded['state_dict']), strict=True,
+                          assign=True)
     key = 'poolattnformer_pose.stage1.patch_emb3.1.norm.bias'
     torch.testing.assert_close(model.backbone.hr_stream.ups[2][1].norm.bias,
                                official[key])
@@ -112,14 +119,22 @@ def test_official_layout_checkpoint_loads_strict(tmp_path):
 @pytest.mark.parametrize('arch', ['s12', 's24'])
 def test_forward_shapes(arch):
     x = torch.randn(2, 3, 64, 64)
-    cls = PoolAttnFormer(arch, with_cls_head=True, num_classes=7).eval()
-    assert cls(x).shape == (2, 7)
-    feats = PoolAttnFormer(arch, out_indices=(0, 1, 2, -1)).eval()(x)
+    hr = PoolAttnFormerHR(arch, return_low_res=True).eval()
+    with torch.no_grad():
+        feats = hr.basic_stream(x)
+        out, low_res = hr(x)
     assert [f.shape for f in feats] == [(2, 64, 16, 16), (2, 128, 8, 8),
                                         (2, 320, 4, 4), (2, 512, 2, 2)]
-    hr = PoolAttnFormerHR(arch, return_low_res=True).eval()
-    out, low_res = hr(x)
     assert out.shape == (2, 64, 16, 16) and low_res.shape == (2, 512, 2, 2)
+    assert torch.isfinite(out).all()
+    cls = PoolAttnFormer(arch, with_cls_head=True, num_classes=7).eval()
+    cls.load_state_dict(hr.basic_stream.state_dict(), strict=False)
+    with torch.no_grad():
+        logits = cls(x)
+    assert logits.shape == (2, 7)
+    # norm (initialised like out_norms[3]), global average pool, linear
+    expected = cls.head(feats[3].mean((-2, -1)))
+    torch.testing.assert_close(logits, expected)
 
 
 def test_hr_input_size_and_arch_errors():
