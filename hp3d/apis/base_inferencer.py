@@ -10,6 +10,7 @@ Note:
     N: hands in a call, K: joints (21).
 """
 import math
+from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
@@ -78,7 +79,7 @@ def check_hands(hands: Union[str, Sequence[str]], num_hands: int,
     return hands
 
 
-class BaseHand3DInferencer:
+class BaseHand3DInferencer(ABC):
     """Config + checkpoint -> per-hand 3D predictions.
 
     Subclasses build samples (``build_samples``) and batches
@@ -98,9 +99,9 @@ class BaseHand3DInferencer:
         self.model = init_model(cfg, weights, self.device)
         self._visualizer = None
 
+    @abstractmethod
     def iter_batches(self, samples, batch_size: int) -> Iterator[dict]:
         """Collated batches ``dict(inputs, data_samples)`` of ``samples``."""
-        raise NotImplementedError
 
     @torch.no_grad()
     def forward(self, batch: dict) -> List[dict]:

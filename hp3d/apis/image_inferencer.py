@@ -150,10 +150,7 @@ class ImageInferencer(BaseHand3DInferencer):
             has_gt=False,
             cam_K=cam_K.astype(np.float32))
         if isinstance(image, np.ndarray):
-            if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-                raise ValueError(f'image {index} must be an (H, W, 3) uint8 '
-                                 f'BGR array, got {image.dtype} {image.shape}')
-            # LoadImage takes an in-memory image as it is.
+            # LoadImage takes (and checks) an in-memory image as it is.
             sample['img'] = image
         else:
             sample.update(img_path=str(image), take_uid=Path(image).stem)

@@ -100,20 +100,25 @@ def test_folder_batches_do_not_change_results(inferencer, files):
                   - by_one['predictions'][0]['keypoints_3d_rel_mm']).max() > 0
 
 
-@pytest.mark.xfail(
-    strict=True, raises=FileNotFoundError,
-    reason='LoadImage decodes img_path only; in-memory images are requested '
-    '(hp3d/datasets/transforms/loading.py)')
-def test_array_input_equals_the_file(inferencer, files):
+def test_array_input_equals_the_file(inferencer, files, tmp_path):
     _, _, frames = files
     image = frames / '000001.png'
     from_file = inferencer(str(image), BOXES, HANDS)['predictions']
     from_array = inferencer(cv2.imread(str(image)), BOXES, HANDS)[
         'predictions']
     assert [p['img_path'] for p in from_array] == ['', '']
+    assert [p['img_index'] for p in from_array] == [0, 0]
     for a, b in zip(from_file, from_array):
         np.testing.assert_array_equal(a['keypoints_3d_rel_mm'],
                                       b['keypoints_3d_rel_mm'])
+    # arrays are named by their position
+    inferencer([cv2.imread(str(image))] * 2, [BOXES[:1]] * 2,
+               [['right']] * 2, out_dir=tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        'image_0_000000_right.png', 'image_1_000000_right.png'
+    ]
+    with pytest.raises(ValueError, match='uint8'):
+        inferencer(np.zeros((64, 64, 3), np.float32), BOXES[:1], ['left'])
 
 
 def test_camera_space_from_the_wrist_pixel_and_depth(inferencer, files):

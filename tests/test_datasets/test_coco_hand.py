@@ -197,9 +197,6 @@ def test_feeds_the_lifting_data_path(tmp_path):
     assert samples['is_left'].tolist() == [True, False]
 
 
-@pytest.mark.xfail(strict=True, reason='GenerateTarget zeroes keypoints_valid '
-                   'of has_gt=False samples, so their 2D inputs are masked '
-                   'out (requested fix in common_transforms.py)')
 def test_feeds_the_lifting_pipeline(tmp_path):
     """COCO 2D keypoints through GenerateTarget(LiftingCodec) + PackInputs."""
     from hp3d.codecs import LiftingCodec

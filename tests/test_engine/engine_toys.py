@@ -83,15 +83,18 @@ class EngineToyModel(BaseModel):
         nan_at_iter (int, optional): Global iteration (0-based) whose inputs
             are multiplied by NaN, poisoning the loss, the gradients and the
             BatchNorm statistics.
-        fail_rank (int, optional): Rank that raises at ``fail_at_iter``.
+        fail_rank (int, optional): Rank that fails at ``fail_at_iter``.
         fail_at_iter (int, optional): Iteration at which ``fail_rank``
             raises ``RuntimeError('toy failure ...')``.
+        hang (bool): Instead of raising, ``fail_rank`` stops responding
+            (sleeps for 10 minutes).
     """
 
     def __init__(self, dropout: float = 0.2, norm: bool = True,
                  nan_at_iter: Optional[int] = None,
                  fail_rank: Optional[int] = None,
-                 fail_at_iter: Optional[int] = None):
+                 fail_at_iter: Optional[int] = None,
+                 hang: bool = False):
         super().__init__()
         self.norm = nn.BatchNorm1d(4) if norm else nn.Identity()
         self.fc1 = nn.Linear(4, 16)
@@ -100,6 +103,7 @@ class EngineToyModel(BaseModel):
         self.nan_at_iter = nan_at_iter
         self.fail_rank = fail_rank
         self.fail_at_iter = fail_at_iter
+        self.hang = hang
 
     def forward(self, inputs: torch.Tensor, data_samples: Optional[dict] = None,
                 mode: str = 'tensor'):
@@ -108,6 +112,8 @@ class EngineToyModel(BaseModel):
             if it == self.nan_at_iter:
                 inputs = inputs * float('nan')
             if it == self.fail_at_iter and get_rank() == self.fail_rank:
+                if self.hang:
+                    time.sleep(600)
                 raise RuntimeError(
                     f'toy failure on rank {self.fail_rank} at iter {it}')
         pred = self.fc2(self.drop(F.relu(self.fc1(self.norm(inputs)))))

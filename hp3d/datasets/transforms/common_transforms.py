@@ -221,9 +221,10 @@ class GenerateTarget(BaseTransform):
     The codec's ``encode`` arguments are fed by name: ``keypoints_2d``,
     ``keypoints_3d``, ``keypoints_valid`` from the sample, ``flip`` from
     ``flipped`` (False when absent). Its outputs are stored as they are
-    named, except ``inputs`` -> ``lifting_inputs``. A sample without GT
-    (``has_gt`` False) is encoded from zero 3D with no valid joint and gets
-    all-zero ``target`` and ``target_weight``.
+    named, except ``inputs`` -> ``lifting_inputs``. A sample without 3D GT
+    (``has_gt`` False: box-only files, 2D-only datasets) is encoded as it is,
+    so 2D inputs and their weights stay, and gets all-zero ``target`` and
+    ``target_weight``.
 
     Required keys: the codec's arguments (above), ``has_gt``.
     Added keys: ``target`` (K, 3), ``target_weight`` (K,) and, for the
@@ -255,12 +256,6 @@ class GenerateTarget(BaseTransform):
             for name, key in self._arg_keys.items()
         }
         has_gt = bool(results['has_gt'])
-        if not has_gt:
-            num_joints = len(results['keypoints_valid'])
-            if 'keypoints_3d' in kwargs:
-                kwargs['keypoints_3d'] = np.zeros((num_joints, 3), np.float32)
-            if 'keypoints_valid' in kwargs:
-                kwargs['keypoints_valid'] = np.zeros(num_joints, bool)
         encoded = self.encoder.encode(**kwargs)
         if 'target' not in encoded or 'target_weight' not in encoded:
             raise KeyError(f'{describe_sample(results)}: '

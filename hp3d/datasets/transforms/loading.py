@@ -10,6 +10,8 @@ from mmengine.logging import print_log
 
 from hp3d.registry import TRANSFORMS
 
+from .utils import describe_sample
+
 __all__ = ['jpeg_size', 'LoadImage']
 
 _JPEG_SOI = b'\xff\xd8'
@@ -59,7 +61,9 @@ def jpeg_size(data: bytes) -> Optional[Tuple[int, int]]:
 class LoadImage(BaseTransform):
     """Decode ``img_path`` to an (h, w, 3) uint8 BGR image (cv2).
 
-    Grayscale and 4-channel files become 3-channel BGR (alpha dropped).
+    Grayscale and 4-channel files become 3-channel BGR (alpha dropped). A
+    sample that already holds an in-memory ``img`` (an inferencer's input
+    array) is taken as it is, with the same conversions and size check.
     A missing, empty, undecodable or truncated file (a JPEG without its
     end-of-image marker), or one whose size is not ``expected_size``, is
     bad: ``on_error='raise'`` raises an error naming the path and the
@@ -74,7 +78,8 @@ class LoadImage(BaseTransform):
     docs/benchmarks_data.md for the measured difference). This needs the
     window, so ``GetBBoxCenterScale``/``RandomBBoxTransform`` run first.
 
-    Required keys: ``img_path``; ``scale`` (2,) px for reduced decoding.
+    Required keys: ``img_path`` (or ``img``, a uint8 array); ``scale`` (2,)
+    px for reduced decoding.
     Added keys: ``img``, ``img_shape`` (h, w) decoded, ``ori_shape`` (h, w)
     of the file, ``img_scale_factor`` (sx, sy) = (1 / r, 1 / r) for a
     reduction r (decoded pixel i sits at file pixel (i + 0.5) / s - 0.5;
@@ -154,18 +159,43 @@ class LoadImage(BaseTransform):
             raise ValueError(f'{path}: corrupt, cannot be decoded as an image')
         if ori_shape is None:
             ori_shape = img.shape[:2]
-        if (self.expected_size is not None
-                and (ori_shape[1], ori_shape[0]) != self.expected_size):
-            raise ValueError(
-                f'{path}: size {ori_shape[1]}x{ori_shape[0]} (w x h), '
-                f'expected {self.expected_size[0]}x{self.expected_size[1]}')
+        self._check_size(path, ori_shape)
         return img, ori_shape, reduction
 
+    def _from_array(self, img: np.ndarray, name: str) -> np.ndarray:
+        """An in-memory image as 3-channel BGR, or a ValueError."""
+        if (not isinstance(img, np.ndarray) or img.dtype != np.uint8
+                or img.ndim not in (2, 3)
+                or (img.ndim == 3 and img.shape[2] not in (1, 3, 4))):
+            got = (f'{img.dtype} {img.shape}' if isinstance(img, np.ndarray)
+                   else type(img).__name__)
+            raise ValueError(f'{name}: expected an (H, W[, 1|3|4]) uint8 '
+                             f'array, got {got}')
+        if img.ndim == 2 or img.shape[2] == 1:
+            img = cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
+        elif img.shape[2] == 4:
+            img = cv2.cvtColor(img, cv2.COLOR_BGRA2BGR)
+        self._check_size(name, img.shape[:2])
+        return img
+
+    def _check_size(self, name: str, shape: Tuple[int, int]) -> None:
+        if (self.expected_size is not None
+                and (shape[1], shape[0]) != self.expected_size):
+            raise ValueError(
+                f'{name}: size {shape[1]}x{shape[0]} (w x h), '
+                f'expected {self.expected_size[0]}x{self.expected_size[1]}')
+
+    def _load(self, results: Dict) -> Tuple[np.ndarray, Tuple[int, int], int]:
+        """The image, its source (h, w) and the decode reduction."""
+        if 'img' in results:
+            name = f'in-memory image of {describe_sample(results)}'
+            img = self._from_array(results['img'], name)
+            return img, img.shape[:2], 1
+        return self._decode(results['img_path'], self._reduction(results))
+
     def transform(self, results: Dict) -> Optional[Dict]:
-        path = results['img_path']
-        reduction = self._reduction(results)
         try:
-            img, ori_shape, reduction = self._decode(path, reduction)
+            img, ori_shape, reduction = self._load(results)
         except (ValueError, FileNotFoundError) as err:
             if self.on_error == 'raise':
                 raise

@@ -163,12 +163,26 @@ def test_lifting_outputs_are_stored_under_lifting_names():
     assert 'inputs' not in results
 
 
+@pytest.mark.filterwarnings('error')
 @pytest.mark.parametrize('codec', [POSE3D, LIFTING])
 def test_box_only_samples_get_zero_targets(codec):
     results = GenerateTarget(encoder=codec)(make_sample(has_gt=False))
     np.testing.assert_array_equal(results['target'], np.zeros((21, 3)))
     np.testing.assert_array_equal(results['target_weight'], np.zeros(21))
     assert np.isnan(results['keypoints_3d']).all()  # GT left as it was
+
+
+def test_2d_only_samples_keep_their_lifting_inputs():
+    # A 2D-only dataset (e.g. COCO hands): 2D and its validity, no 3D GT.
+    sample = make_sample()
+    sample.update(has_gt=False, keypoints_3d=np.full((21, 3), np.nan,
+                                                     np.float32))
+    results = GenerateTarget(encoder=LIFTING)(sample)
+    expected = LiftingCodec().encode(sample['keypoints_2d'],
+                                     keypoints_valid=sample['keypoints_valid'])
+    np.testing.assert_array_equal(results['lifting_inputs'], expected['inputs'])
+    assert results['input_weight'].sum() == 20
+    assert not results['target_weight'].any()
 
 
 class _NeedsDepth:

@@ -136,6 +136,33 @@ def test_reduced_decode_needs_input_size():
         LoadImage(on_error='ignore')
 
 
+@pytest.mark.parametrize('channels', [None, 1, 3, 4])
+def test_in_memory_image_is_taken_as_it_is(frame_path, channels):
+    bgr = cv2.imread(frame_path)
+    arrays = {None: bgr[..., 0], 1: bgr[..., :1], 3: bgr,
+              4: np.dstack([bgr, np.full(bgr.shape[:2], 9, np.uint8)])}
+    expected = bgr if channels in (3, 4) else cv2.merge([bgr[..., 0]] * 3)
+    results = LoadImage(expected_size=(512, 512))(
+        dict(img_path='', img=arrays[channels]))
+    np.testing.assert_array_equal(results['img'], expected)
+    assert results['ori_shape'] == results['img_shape'] == (512, 512)
+    assert results['img_scale_factor'] == (1.0, 1.0)
+
+
+@pytest.mark.parametrize('img, problem', [
+    (np.zeros((512, 512, 3), np.float32), 'uint8 array, got float32'),
+    (np.zeros((100, 80, 3), np.uint8), 'size 80x100'),
+])
+def test_bad_in_memory_image_follows_the_policy(img, problem):
+    sample = dict(img_path='', img=img, take_name='t', frame_number=1,
+                  hand='left')
+    with pytest.raises(ValueError, match="in-memory image of take 't' frame 1"
+                       f' left hand: .*{problem}'):
+        LoadImage(expected_size=(512, 512))(dict(sample))
+    skip = LoadImage(on_error='skip', expected_size=(512, 512))
+    assert skip(dict(sample)) is None and skip.num_skipped == 1
+
+
 def test_jpeg_size_reads_the_header():
     data = jpeg_bytes(textured_frame((300, 200)))
     assert jpeg_size(data) == (200, 300)
