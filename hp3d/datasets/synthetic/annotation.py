@@ -153,7 +153,7 @@ def sample_annotated_hands(rng: np.random.Generator,
     """
     prior = PosePrior() if prior is None else prior
     cam_K = intrinsics_for(image_size)
-    shapes = sample_hand_shapes(rng, num, prior.palm_scale,
+    shapes = sample_hand_shapes(rng, num, prior.palm_scale, prior.palm_width_scale,
                                 prior.finger_length_scale,
                                 prior.thumb_length_scale, prior.thumb_base_mm)
     z = rng.standard_normal((num, LATENT_DIM))

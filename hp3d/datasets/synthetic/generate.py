@@ -149,7 +149,7 @@ def generate_take(spec: TakeSpec) -> TakeResult:
     extrinsics, head_rotation = sample_head_motion(rng, frames)
     light_gain = 1.0 + 0.08 * smooth_noise(rng, frames, 1, 30.0)[:, 0]
     prior = spec.prior
-    shape = sample_hand_shapes(rng, 1, prior.palm_scale,
+    shape = sample_hand_shapes(rng, 1, prior.palm_scale, prior.palm_width_scale,
                                prior.finger_length_scale,
                                prior.thumb_length_scale, prior.thumb_base_mm)
     tracks, kp2d, valid, present, annotated = {}, {}, {}, {}, {}

@@ -145,6 +145,7 @@ def rest_frames() -> np.ndarray:
 def sample_hand_shapes(rng: np.random.Generator,
                        num: int,
                        palm_scale: float = 1.0,
+                       palm_width_scale: float = 1.0,
                        finger_length_scale: float = 1.0,
                        thumb_length_scale: float = 1.0,
                        thumb_base_mm: Tuple[float, float, float] = (
@@ -154,12 +155,14 @@ def sample_hand_shapes(rng: np.random.Generator,
     A subject scale (N(1, 0.06) clipped to 0.88-1.12) multiplies every length,
     and each bone gets its own +-6 % jitter, so bone lengths stay in the
     human (and the annotations' valid) ranges for ``palm_scale`` in
-    0.9-1.08 and finger scales in 0.9-1.15.
+    0.9-1.08, ``palm_width_scale`` in 0.8-1.3 and finger scales in 0.9-1.15.
 
     Args:
         rng (np.random.Generator): random source.
         num (int): number of shapes N.
         palm_scale (float): scale of the MCP positions (palm size).
+        palm_width_scale (float): extra scale of the MCPs' ulnar offsets
+            (knuckle spacing).
         finger_length_scale (float): scale of index..pinky phalanges.
         thumb_length_scale (float): scale of the thumb's three bones.
         thumb_base_mm (tuple): thumb CMC position in the template hand.
@@ -169,6 +172,7 @@ def sample_hand_shapes(rng: np.random.Generator,
     """
     scale = np.clip(rng.normal(1.0, 0.06, num), 0.88, 1.12)
     base = np.array(TEMPLATE_BASE_MM) * palm_scale
+    base[:, 0] *= palm_width_scale
     base[0] = thumb_base_mm
     base_jitter = np.clip(rng.normal(1.0, 0.03, (num, 5, 1)), 0.94, 1.06)
     lengths = TEMPLATE_LENGTHS_MM * np.array(

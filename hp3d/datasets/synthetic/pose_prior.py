@@ -72,6 +72,7 @@ class PosePrior:
         thumb_std (tuple): (5,) std of the same.
         thumb_base_mm (tuple): thumb CMC in the template hand.
         palm_scale (float): scale of the template MCP positions.
+        palm_width_scale (float): extra scale of the MCPs' ulnar offsets.
         finger_length_scale (float): scale of index..pinky phalanges.
         thumb_length_scale (float): scale of the thumb bones.
         right_center_px (tuple): mean image position (u, v) of a right hand's
@@ -97,6 +98,7 @@ class PosePrior:
     thumb_std: Tuple[float, ...] = (12.0, 12.0, 12.0, 12.0, 15.0)
     thumb_base_mm: Tuple[float, ...] = (-20.0, 28.0, -12.0)
     palm_scale: float = 1.0
+    palm_width_scale: float = 1.0
     finger_length_scale: float = 1.0
     thumb_length_scale: float = 1.0
     right_center_px: Tuple[float, ...] = (355.0, 165.0)

@@ -1,4 +1,6 @@
+import importlib.util
 import os.path as osp
+import sys
 
 import pytest
 import torch
@@ -18,6 +20,16 @@ from hp3d.models.heads import Pose3DVolumeHead
 FIXTURES = next(
     d for d in (osp.join(osp.dirname(__file__), '..', '..', 'data', 'potter'),
                 '/work/shared/fixtures/potter') if osp.isdir(d))
+
+
+def load_converter():
+    """tools/model_converters/potter_to_hp3d.py (tools/ is no package)."""
+    path = osp.join(osp.dirname(__file__), '..', '..', '..', 'tools',
+                    'model_converters', 'potter_to_hp3d.py')
+    spec = importlib.util.spec_from_file_location('potter_to_hp3d', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def read_keys(name):
@@ -95,24 +107,44 @@ def test_key_map_examples_and_errors():
         hp3d_to_official({'data_preprocessor.mean': 0})
 
 
-def test_official_layout_checkpoint_loads_strict(tmp_path):
+def run_converter(monkeypatch, *args):
+    monkeypatch.setattr(sys, 'argv', ['potter_to_hp3d.py', *map(str, args)])
+    load_converter().main()
+
+
+def test_official_checkpoint_converts_and_loads_strict(tmp_path, monkeypatch):
     gen = torch.Generator().manual_seed(0)
     official = {k: torch.randn(shape, generator=gen) for k, shape in
                 read_keys('pose3d_egoexo4d_state_dict_keys.txt').items()}
-    path = tmp_path / 'official.pth'
-    torch.save({'epoch': 3, 'state_dict': official}, path)
+    src, dst = tmp_path / 'official.pt', tmp_path / 'hp3d.pth'
+    # the layout of the official train.py's checkpoints
+    torch.save({'epoch': 3, 'state_dict': official, 'val_loss': 0.5}, src)
+    run_converter(monkeypatch, src, dst)
 
-    loaded = torch.load(path, map_location='cpu', weights_only=True)
+    converted = torch.load(dst, map_location='cpu', weights_only=True)
+    assert converted['meta']['source_epoch'] == 3
     with torch.device('meta'):
         model = HandModel()
-    model.load_state_dict(official_to_hp3d(loaded['state_dict']), strict=True,
-                          assign=True)
+    model.load_state_dict(converted['state_dict'], strict=True, assign=True)
     key = 'poolattnformer_pose.stage1.patch_emb3.1.norm.bias'
     torch.testing.assert_close(model.backbone.hr_stream.ups[2][1].norm.bias,
                                official[key])
     torch.testing.assert_close(model.head.reg_fc2.weight,
                                official['pose_3d_head.3.weight'])
-    assert shapes_of(hp3d_to_official(model.state_dict())) == shapes_of(official)
+
+    back = tmp_path / 'back.pt'
+    run_converter(monkeypatch, '--reverse', dst, back)
+    restored = torch.load(back, map_location='cpu', weights_only=True)
+    assert restored['state_dict'].keys() == official.keys()
+    for k, v in official.items():
+        assert torch.equal(restored['state_dict'][k], v), k
+
+
+def test_converter_rejects_classification_checkpoints(tmp_path):
+    converter = load_converter()
+    with pytest.raises(ValueError, match='needs no conversion'):
+        converter.official_to_hp3d_checkpoint(
+            {'network.0.0.norm1.weight': torch.ones(1)}, 'cls.pth')
 
 
 @pytest.mark.parametrize('arch', ['s12', 's24'])
