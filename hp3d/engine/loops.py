@@ -2,13 +2,20 @@
 from mmengine.logging import print_log
 from mmengine.runner import EpochBasedTrainLoop
 
-from hp3d.engine.rng import RNG_STATE_KEY, preserved_rng_state, set_rng_state
+from hp3d.engine.rng import (
+    RNG_STATE_KEY,
+    get_rng_state,
+    preserved_rng_state,
+    set_rng_state,
+)
 from hp3d.registry import LOOPS
 
 __all__ = ['ResumableEpochBasedTrainLoop', 'VALIDATED_EPOCH_KEY']
 
 # Runtime-info key of the message hub: the last epoch whose validation began.
-VALIDATED_EPOCH_KEY = 'validated_epoch'
+# (mmengine's LogProcessor logs runtime info whose key starts with 'val' or
+# 'train' as a metric, so the key must not.)
+VALIDATED_EPOCH_KEY = 'last_validated_epoch'
 
 
 @LOOPS.register_module()
@@ -23,11 +30,15 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
       holds. The skipped batches are loaded and dropped (as mmengine's
       ``IterBasedTrainLoop`` does) so data-loader workers draw the same
       random augmentations as in the interrupted run;
-    - restores the random generator states saved by ``Hp3dRunner`` with the
-      checkpoint, right before the first new iteration;
+    - puts the random generator states into the message hub (runtime info
+      ``rng_state``, saved with every checkpoint) before the hooks that may
+      save one run: after each iteration, after each epoch and before each
+      validation (mmengine saves the epoch checkpoint again during
+      validation when ``save_best`` finds a new best). They are the states
+      the next training iteration starts from; on resume they are restored
+      right before it;
     - keeps the creation of the data iterator and the validation runs from
-      advancing the training generators, so the states at a checkpoint are
-      the states at the next iteration in both runs;
+      advancing the training generators;
     - runs the validation of the resumed epoch first when the checkpoint was
       saved at the end of an epoch, before that validation (as mmengine's
       ``CheckpointHook`` does), so the logged metrics and ``save_best``
@@ -47,14 +58,14 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
     def run(self):
         """Train until ``max_epochs``, validating every ``val_interval``."""
         self.runner.call_hook('before_train')
-        # Present only when the runner resumed from an hp3d checkpoint.
+        # Present only when the runner resumed from a checkpoint of this loop.
         self._resumed_rng_state = self.runner.message_hub.pop_info(
             RNG_STATE_KEY)
         if self._iter > 0 and self._resumed_rng_state is None:
             print_log(
                 'The resumed checkpoint has no random generator states '
-                '(it was not written by Hp3dRunner): training continues '
-                'with freshly seeded generators.',
+                '(it was not written with ResumableEpochBasedTrainLoop): '
+                'training continues with freshly seeded generators.',
                 logger='current')
 
         # A checkpoint saved at the end of an epoch precedes that epoch's
@@ -87,8 +98,13 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
         # Recorded first, so that a checkpoint saved during validation
         # (save_best) does not validate again when resumed.
         self.runner.message_hub.update_info(VALIDATED_EPOCH_KEY, self._epoch)
+        self._publish_rng_state()
         with preserved_rng_state():
             self.runner.val_loop.run()
+
+    def _publish_rng_state(self) -> None:
+        """Record the generator states for the next checkpoint."""
+        self.runner.message_hub.update_info(RNG_STATE_KEY, get_rng_state())
 
     def run_epoch(self) -> None:
         """Iterate over the epoch's batches not yet trained on."""
@@ -117,5 +133,25 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
         for idx, data_batch in enumerate(batches, start=done):
             self.run_iter(idx, data_batch)
 
+        self._publish_rng_state()
         self.runner.call_hook('after_train_epoch')
         self._epoch += 1
+
+    def run_iter(self, idx: int, data_batch: dict) -> None:
+        """Train on one batch (mmengine's ``run_iter``, states published).
+
+        Args:
+            idx (int): Index of the batch in the epoch.
+            data_batch (dict): The collated batch.
+        """
+        self.runner.call_hook(
+            'before_train_iter', batch_idx=idx, data_batch=data_batch)
+        outputs = self.runner.model.train_step(
+            data_batch, optim_wrapper=self.runner.optim_wrapper)
+        self._publish_rng_state()
+        self.runner.call_hook(
+            'after_train_iter',
+            batch_idx=idx,
+            data_batch=data_batch,
+            outputs=outputs)
+        self._iter += 1

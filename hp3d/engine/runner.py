@@ -17,7 +17,6 @@ from hp3d.engine.atomic_io import TMP_SUFFIX, replace_atomically
 from hp3d.engine.dist import CPU_BACKEND, init_cpu_dist
 from hp3d.engine.hooks import AtomicCheckpointHook
 from hp3d.engine.loops import ResumableEpochBasedTrainLoop
-from hp3d.engine.rng import RNG_STATE_KEY, get_rng_state
 from hp3d.registry import MODEL_WRAPPERS, RUNNERS
 
 __all__ = ['Hp3dRunner']
@@ -33,7 +32,7 @@ class Hp3dRunner(Runner):
 
     - Checkpoints are written to ``<name>.tmp``, synced and renamed, so a
       checkpoint file is always complete (local paths; object stores publish
-      a put atomically already). Each carries the random generator states.
+      a put atomically already).
     - The default checkpoint hook is :class:`AtomicCheckpointHook`.
     - ``train_cfg=dict(by_epoch=True, ...)`` builds
       :class:`ResumableEpochBasedTrainLoop` (exact mid-epoch resume).
@@ -148,9 +147,6 @@ class Hp3dRunner(Runner):
                         backend_args: Optional[dict] = None) -> None:
         """Save a checkpoint as mmengine does, atomically for local paths.
 
-        The random generator states go into the message hub (restored by
-        ``Runner.resume``, applied by :class:`ResumableEpochBasedTrainLoop`).
-
         Args:
             out_dir (str): Directory of the checkpoint.
             filename (str): File name of the checkpoint.
@@ -161,7 +157,6 @@ class Hp3dRunner(Runner):
             by_epoch (bool): Whether ``meta`` counts epochs.
             backend_args (dict, optional): File backend arguments.
         """
-        self.message_hub.update_info(RNG_STATE_KEY, get_rng_state())
         kwargs = dict(
             file_client_args=file_client_args,
             save_optimizer=save_optimizer,

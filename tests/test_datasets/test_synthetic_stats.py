@@ -5,20 +5,26 @@ images: poses, flags and boxes only) and checks its train split against the
 official train statistics with the thresholds the docs report: every joint's
 wrist-relative mean within 10 mm and std within 25 %.
 """
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-from hp3d.datasets.stats import (annotation_stats, compare_joint_stats,
-                                 joint_stats_mm, load_joint_stats)
+from hp3d.codecs.pose3d_codec import DEFAULT_JOINT_STATS_FILE
+from hp3d.datasets.stats import (
+    annotation_stats,
+    compare_joint_stats,
+    joint_stats_mm,
+    load_joint_stats,
+)
 from hp3d.datasets.synthetic import generate_dataset, sample_annotated_hands
 
-REAL_STATS = Path('/work/shared/fixtures/egoexo4d/real_joint_stats_mm.json')
-REAL_TEST = REAL_STATS.parent / 'ego_pose_gt_anno_test_public.json'
-# The real table, kept here so the test runs without the shared fixtures.
-needs_fixtures = pytest.mark.skipif(not REAL_STATS.exists(),
-                                    reason='real statistics fixture absent')
+# The official train statistics (real_joint_stats_mm.json, shipped with hp3d).
+REAL_STATS = DEFAULT_JOINT_STATS_FILE
+# Box sizes and centres (w, h / u, v px) of the public test file
+# (ego_pose_gt_anno_test_public.json: 3,828 right, 4,944 left hands), as
+# tools/dataset_converters/joint_stats_report.py prints them.
+REAL_BOXES = dict(
+    right=dict(size_mean=(90.2, 92.4), center_mean=(359.8, 163.9)),
+    left=dict(size_mean=(110.1, 77.7), center_mean=(365.3, 287.5)))
 
 
 @pytest.fixture(scope='module')
@@ -29,11 +35,10 @@ def demo_train(tmp_path_factory):
     return root / 'annotations'
 
 
-@needs_fixtures
 def test_demo_train_split_matches_real_joint_stats(demo_train):
     stats = annotation_stats(
         str(demo_train / 'ego_pose_gt_anno_train_public.json'),
-        str(REAL_STATS))
+        REAL_STATS)
     comp = stats['comparison']
     assert stats['num_gt_hands'] > 2500
     failing = np.argwhere(~comp['passed']).tolist()
@@ -42,19 +47,17 @@ def test_demo_train_split_matches_real_joint_stats(demo_train):
     assert np.all(stats['joint_mean_mm'][0] == 0)
 
 
-@needs_fixtures
 def test_iid_poses_match_real_joint_stats():
     hands = sample_annotated_hands(np.random.default_rng(123), 6000)
     mean, std = joint_stats_mm(hands['keypoints_3d'], hands['valid'])
-    comp = compare_joint_stats(mean, std, *load_joint_stats(str(REAL_STATS)))
+    comp = compare_joint_stats(mean, std, *load_joint_stats(REAL_STATS))
     assert comp['all_passed']
     # Left and right hands in equal shares: the mirror axis (y) is centred.
     assert np.abs(mean[:, 1]).max() < 10
 
 
-@needs_fixtures
 def test_demo_boxes_and_2d_like_the_real_data(demo_train):
-    real = annotation_stats(str(REAL_TEST))['box']
+    real = REAL_BOXES
     test = annotation_stats(
         str(demo_train / 'ego_pose_gt_anno_test_boxes_public.json'))['box']
     for hand in ('right', 'left'):

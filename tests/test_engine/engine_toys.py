@@ -80,9 +80,9 @@ class EngineToyModel(BaseModel):
         dropout (float): Dropout probability (draws from torch's generator).
         norm (bool): Whether to start with BatchNorm (its batch statistics
             differ between one process and several).
-        nan_at_iter (int, optional): Global iteration (0-based) whose inputs
-            are multiplied by NaN, poisoning the loss, the gradients and the
-            BatchNorm statistics.
+        nan_at_iters (Sequence[int]): Global iterations (0-based) whose
+            inputs are multiplied by NaN, poisoning the loss, the gradients
+            and the BatchNorm statistics.
         fail_rank (int, optional): Rank that fails at ``fail_at_iter``.
         fail_at_iter (int, optional): Iteration at which ``fail_rank``
             raises ``RuntimeError('toy failure ...')``.
@@ -91,7 +91,7 @@ class EngineToyModel(BaseModel):
     """
 
     def __init__(self, dropout: float = 0.2, norm: bool = True,
-                 nan_at_iter: Optional[int] = None,
+                 nan_at_iters: Sequence[int] = (),
                  fail_rank: Optional[int] = None,
                  fail_at_iter: Optional[int] = None,
                  hang: bool = False):
@@ -100,7 +100,7 @@ class EngineToyModel(BaseModel):
         self.fc1 = nn.Linear(4, 16)
         self.drop = nn.Dropout(dropout)
         self.fc2 = nn.Linear(16, 1)
-        self.nan_at_iter = nan_at_iter
+        self.nan_at_iters = tuple(nan_at_iters)
         self.fail_rank = fail_rank
         self.fail_at_iter = fail_at_iter
         self.hang = hang
@@ -109,7 +109,7 @@ class EngineToyModel(BaseModel):
                 mode: str = 'tensor'):
         if mode == 'loss':
             it = MessageHub.get_current_instance().get_info('iter')
-            if it == self.nan_at_iter:
+            if it in self.nan_at_iters:
                 inputs = inputs * float('nan')
             if it == self.fail_at_iter and get_rank() == self.fail_rank:
                 if self.hang:

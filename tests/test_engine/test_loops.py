@@ -8,12 +8,18 @@ from mmengine.config import Config
 
 from hp3d.engine import Hp3dRunner, ResumableEpochBasedTrainLoop
 
-# 5 iterations per epoch, 3 epochs; a checkpoint every 2 iterations
-# (iter_2.pth, iter_4.pth, ...) and one after every epoch (epoch_1.pth, ...).
+# 5 iterations per epoch, 3 epochs. Checkpoints every 2 iterations
+# (iter_2.pth, iter_4.pth, ...) and after every epoch, before its validation
+# (plain_epoch_1.pth, ...). epoch_<e>.pth too, but the validation MSE
+# improves every epoch, so save_best saves it again during the validation
+# that follows (mmengine does so to record the new best score).
 CHECKPOINTS = dict(checkpoint=dict(type='AtomicCheckpointHook', interval=2,
                                    by_epoch=False))
 EPOCH_CHECKPOINTS = [
-    dict(type='AtomicCheckpointHook', interval=1, by_epoch=True),
+    dict(type='AtomicCheckpointHook', interval=1, by_epoch=True,
+         filename_tmpl='plain_epoch_{}.pth'),
+    dict(type='AtomicCheckpointHook', interval=1, by_epoch=True,
+         save_best='mse', rule='less'),
     dict(type='NaNGuardHook')
 ]
 
@@ -49,13 +55,16 @@ def uninterrupted(tmp_path_factory):
 
 
 @pytest.mark.parametrize(
-    'checkpoint', ['iter_6.pth', 'iter_10.pth', 'epoch_2.pth'],
-    ids=['mid-epoch', 'last-iter-of-epoch', 'end-of-epoch'])
+    'checkpoint',
+    ['iter_6.pth', 'iter_10.pth', 'plain_epoch_2.pth', 'epoch_2.pth'],
+    ids=['mid-epoch', 'last-iter-of-epoch', 'end-of-epoch',
+         'saved-again-in-validation'])
 def test_resume_reaches_the_uninterrupted_state(uninterrupted, tmp_path,
                                                  checkpoint):
     # mmengine's EpochBasedTrainLoop repeats the iterations of the epoch
-    # (iter_*.pth: 16 or 20 iterations in all) and reseeds the generators
-    # (epoch_2.pth: other dropout masks and noise, other weights).
+    # (iter_*.pth: 16 or 20 iterations in all), reseeds the generators
+    # (*epoch_2.pth: other dropout masks and noise, other weights) and
+    # skips the validation that followed plain_epoch_2.pth.
     ref_dir, ref_state, ref_val_mse = uninterrupted
     runner = _train(
         str(tmp_path),

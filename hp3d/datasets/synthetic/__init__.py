@@ -37,7 +37,13 @@ from .motion import (
                          smooth_latents,
                          smooth_noise,
 )
-from .pose_prior import LATENT_DIM, LATENT_SLICES, PosePrior, latents_to_angles
+from .pose_prior import (
+                         LATENT_DIM,
+                         LATENT_SLICES,
+                         PosePrior,
+                         latents_to_angles,
+                         sample_shapes,
+)
 from .render import (
                          SCENARIOS,
                          TakeAppearance,
@@ -55,7 +61,7 @@ __all__ = [
     'sample_hand_shapes', 'forward_kinematics', 'bone_lengths',
     'interior_angles_deg', 'ANGLE_NAMES', 'ANGLE_LIMITS_DEG',
     'INTERIOR_ANGLE_JOINTS', 'INTERIOR_ANGLE_MIN_DEG', 'PosePrior',
-    'LATENT_DIM', 'LATENT_SLICES', 'latents_to_angles', 'HandPoses',
+    'LATENT_DIM', 'LATENT_SLICES', 'latents_to_angles', 'sample_shapes', 'HandPoses',
     'pose_hands', 'intrinsics_for', 'palm_outline_m', 'joint_validity',
     'self_occluded', 'padded_keypoint_boxes', 'random_test_boxes',
     'mask_invalid', 'hand_fields', 'sample_annotated_hands',

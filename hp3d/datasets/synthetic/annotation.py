@@ -14,9 +14,8 @@ from typing import Dict, Optional
 import numpy as np
 
 from ..metainfo import MIN_VALID_JOINTS, WRIST
-from .hand_model import sample_hand_shapes
 from .hand_pose import intrinsics_for, pose_hands
-from .pose_prior import LATENT_DIM, PosePrior
+from .pose_prior import LATENT_DIM, PosePrior, sample_shapes
 from .visibility import joint_validity
 
 # Official box rules.
@@ -132,7 +131,8 @@ def sample_annotated_hands(rng: np.random.Generator,
                            num: int,
                            prior: Optional[PosePrior] = None,
                            image_size: int = 512,
-                           left_fraction: float = 0.5) -> Dict[str, np.ndarray]:
+                           left_fraction: Optional[float] = None
+                           ) -> Dict[str, np.ndarray]:
     """I.i.d. annotated hands from the pose prior, without images.
 
     The same pose -> camera -> validity path as the generator, with
@@ -145,7 +145,8 @@ def sample_annotated_hands(rng: np.random.Generator,
             dropped, like the generator does).
         prior (PosePrior, optional): defaults to ``PosePrior()``.
         image_size (int): image side (px).
-        left_fraction (float): probability of a left hand.
+        left_fraction (float, optional): probability of a left hand;
+            default ``1 - prior.right_share``.
 
     Returns:
         dict: ``keypoints_3d`` (N, K, 3) m and ``keypoints_2d`` (N, K, 2) px
@@ -153,10 +154,10 @@ def sample_annotated_hands(rng: np.random.Generator,
     """
     prior = PosePrior() if prior is None else prior
     cam_K = intrinsics_for(image_size)
-    shapes = sample_hand_shapes(rng, num, prior.palm_scale, prior.palm_width_scale,
-                                prior.finger_length_scale,
-                                prior.thumb_length_scale, prior.thumb_base_mm)
+    shapes = sample_shapes(rng, num, prior)
     z = rng.standard_normal((num, LATENT_DIM))
+    if left_fraction is None:
+        left_fraction = 1 - prior.right_share
     is_left = rng.random(num) < left_fraction
     hands = pose_hands(shapes, z, is_left, prior, cam_K, image_size)
     keypoints_2d, valid = joint_validity(hands, cam_K, image_size)

@@ -34,7 +34,6 @@ from .annotation import (
     padded_keypoint_boxes,
     random_test_boxes,
 )
-from .hand_model import sample_hand_shapes
 from .hand_pose import HandPoses, intrinsics_for, pose_hands
 from .motion import (
     sample_frame_numbers,
@@ -43,7 +42,7 @@ from .motion import (
     smooth_latents,
     smooth_noise,
 )
-from .pose_prior import LATENT_DIM, PosePrior
+from .pose_prior import LATENT_DIM, PosePrior, sample_shapes
 from .render import SCENARIOS, encode_jpeg, render_frame, sample_appearance
 from .visibility import joint_validity
 
@@ -53,6 +52,8 @@ CAMERA_NAME = 'aria01'
 ANNOTATION_DIR = 'annotations'
 GT_FILE = 'ego_pose_gt_anno_{split}_public.json'
 TEST_BOXES_FILE = 'ego_pose_gt_anno_test_boxes_public.json'
+# Share of frames the more frequent hand side is in view.
+MAX_IN_VIEW = 0.95
 
 
 def split_counts(num_takes: int) -> Tuple[int, int, int]:
@@ -104,12 +105,22 @@ class TakeResult:
     hands: Dict[str, int]
 
 
+def presence_rates(right_share: float) -> Dict[str, float]:
+    """Share of frames each hand is in view, so that right hands make
+    ``right_share`` of the hands (the more frequent side in view 95 %)."""
+    ratio = right_share / (1 - right_share)
+    return dict(right=MAX_IN_VIEW * min(1.0, ratio),
+                left=MAX_IN_VIEW * min(1.0, 1 / ratio))
+
+
 def _hand_track(rng: np.random.Generator, spec: TakeSpec, shape,
-                frames: np.ndarray, is_left: bool, cam_K: np.ndarray):
+                frames: np.ndarray, hand: str, cam_K: np.ndarray):
     """Poses, 2D, flags and presence of one hand over a take."""
     num = len(frames)
+    is_left = hand == 'left'
     latents = smooth_latents(rng, frames, LATENT_DIM)
-    present = sample_presence(rng, num)
+    present = sample_presence(rng, num,
+                              presence_rates(spec.prior.right_share)[hand])
     hands = pose_hands(shape.take(np.zeros(num, dtype=int)), latents,
                        np.full(num, is_left), spec.prior, cam_K,
                        spec.image_size)
@@ -149,14 +160,12 @@ def generate_take(spec: TakeSpec) -> TakeResult:
     extrinsics, head_rotation = sample_head_motion(rng, frames)
     light_gain = 1.0 + 0.08 * smooth_noise(rng, frames, 1, 30.0)[:, 0]
     prior = spec.prior
-    shape = sample_hand_shapes(rng, 1, prior.palm_scale, prior.palm_width_scale,
-                               prior.finger_length_scale,
-                               prior.thumb_length_scale, prior.thumb_base_mm)
+    shape = sample_shapes(rng, 1, prior)
     tracks, kp2d, valid, present, annotated = {}, {}, {}, {}, {}
     for hand in HANDS:
         (tracks[hand], kp2d[hand], valid[hand], present[hand],
-         annotated[hand]) = _hand_track(rng, spec, shape, frames,
-                                        hand == 'left', cam_K)
+         annotated[hand]) = _hand_track(rng, spec, shape, frames, hand,
+                                        cam_K)
     boxes, test_boxes = {}, {}
     for hand in HANDS:
         # Boxes only matter where the hand is kept (>= 1 valid joint there).

@@ -149,11 +149,13 @@ def sample_hand_shapes(rng: np.random.Generator,
                        finger_length_scale: float = 1.0,
                        thumb_length_scale: float = 1.0,
                        thumb_base_mm: Tuple[float, float, float] = (
-                           -20.0, 28.0, -12.0)) -> HandShape:
+                           -20.0, 28.0, -12.0),
+                       wrist_offset_mm: Tuple[float, float, float] = (
+                           0.0, 0.0, 0.0)) -> HandShape:
     """Sample ``num`` subject hand shapes.
 
-    A subject scale (N(1, 0.06) clipped to 0.88-1.12) multiplies every length,
-    and each bone gets its own +-6 % jitter, so bone lengths stay in the
+    A subject scale (N(1, 0.05) clipped to 0.9-1.1) multiplies every length,
+    and each bone gets its own +-5 % jitter, so bone lengths stay in the
     human (and the annotations' valid) ranges for ``palm_scale`` in
     0.9-1.08, ``palm_width_scale`` in 0.8-1.3 and finger scales in 0.9-1.15.
 
@@ -166,18 +168,22 @@ def sample_hand_shapes(rng: np.random.Generator,
         finger_length_scale (float): scale of index..pinky phalanges.
         thumb_length_scale (float): scale of the thumb's three bones.
         thumb_base_mm (tuple): thumb CMC position in the template hand.
+        wrist_offset_mm (tuple): shift of all finger bases relative to the
+            wrist joint (where the annotated wrist sits in the hand).
 
     Returns:
         HandShape: N shapes.
     """
-    scale = np.clip(rng.normal(1.0, 0.06, num), 0.88, 1.12)
+    scale = np.clip(rng.normal(1.0, 0.05, num), 0.9, 1.1)
     base = np.array(TEMPLATE_BASE_MM) * palm_scale
     base[:, 0] *= palm_width_scale
     base[0] = thumb_base_mm
-    base_jitter = np.clip(rng.normal(1.0, 0.03, (num, 5, 1)), 0.94, 1.06)
+    base += wrist_offset_mm
+    base_jitter = np.clip(rng.normal(1.0, 0.025, (num, 5, 1)), 0.95, 1.05)
     lengths = TEMPLATE_LENGTHS_MM * np.array(
         [[thumb_length_scale]] + [[finger_length_scale]] * 4)
-    length_jitter = np.clip(rng.normal(1.0, 0.03, (num, 5, 3)), 0.94, 1.06)
+    length_jitter = np.clip(rng.normal(1.0, 0.025, (num, 5, 3)), 0.95,
+                            1.05)
     width = np.clip(rng.normal(1.0, 0.05, num), 0.9, 1.1) * scale
     return HandShape(
         base_mm=base[None] * scale[:, None, None] * base_jitter,

@@ -21,12 +21,12 @@ FRAME_STEPS = (3, 6, 9, 12)
 FRAME_STEP_PROBS = (0.82, 0.11, 0.04, 0.03)
 # Latent mixture: a take-level constant (the task's habitual pose), a slow
 # and a fast smooth component (Gaussian kernel std in 30 fps frames).
-TAKE_SHARE = 0.1
-SLOW_SHARE, SLOW_SIGMA_FRAMES = 0.6, 10.0
-FAST_SHARE, FAST_SIGMA_FRAMES = 0.3, 3.0
-# Hand presence: a two-state Markov chain per annotated frame.
-PRESENCE_LEAVE_PROB = 0.03
-PRESENCE_RETURN_PROB = 0.2
+TAKE_SHARE = 0.05
+SLOW_SHARE, SLOW_SIGMA_FRAMES = 0.6, 6.0
+FAST_SHARE, FAST_SIGMA_FRAMES = 0.35, 3.0
+# Hand presence: a two-state Markov chain per annotated frame, leaving the
+# view with this probability (so in view for ~50 frames at a time).
+PRESENCE_LEAVE_PROB = 0.02
 
 
 def sample_frame_numbers(rng: np.random.Generator, num_frames: int) -> np.ndarray:
@@ -77,21 +77,28 @@ def smooth_latents(rng: np.random.Generator, frames: np.ndarray,
             + np.sqrt(FAST_SHARE) * fast)
 
 
-def sample_presence(rng: np.random.Generator, num_frames: int) -> np.ndarray:
+def sample_presence(rng: np.random.Generator, num_frames: int,
+                    in_view: float) -> np.ndarray:
     """(T,) bool: whether a hand is in view (a two-state Markov chain).
 
-    Starts in its stationary distribution; stays on for ~30 frames, off for
-    ~5 on average.
+    Starts in its stationary distribution; stays in view for ~50 frames at a
+    time and is in view a share ``in_view`` of the frames.
+
+    Args:
+        rng (np.random.Generator): random source.
+        num_frames (int): T.
+        in_view (float): stationary probability of being in view, < 1.
     """
-    stationary = PRESENCE_RETURN_PROB / (PRESENCE_RETURN_PROB +
-                                         PRESENCE_LEAVE_PROB)
+    if not 0 < in_view < 1:
+        raise ValueError(f'in_view must be in (0, 1), got {in_view}')
+    leave = PRESENCE_LEAVE_PROB
+    back = min(1.0, in_view * leave / (1 - in_view))
     uniform = rng.random(num_frames)
     present = np.zeros(num_frames, dtype=bool)
-    state = uniform[0] < stationary
+    state = uniform[0] < in_view
     for t in range(num_frames):
         if t:
-            flip = PRESENCE_LEAVE_PROB if state else PRESENCE_RETURN_PROB
-            state = state != (uniform[t] < flip)
+            state = state != (uniform[t] < (leave if state else back))
         present[t] = state
     return present
 

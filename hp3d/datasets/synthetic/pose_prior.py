@@ -7,7 +7,8 @@ distribution (used to calibrate and test the statistics); sampling them as
 smooth random processes (:mod:`.motion`) gives video-like takes with the same
 marginals.
 
-The default :class:`PosePrior` was fitted (see :mod:`.calibrate`) so that the
+The default :class:`PosePrior` was fitted (by
+``tools/dataset_converters/calibrate_synthetic_prior.py``) so that the
 wrist-relative per-joint mean/std of the generated annotations match the
 official train split's (``real_joint_stats_mm.json``) and the hands' image
 positions and box sizes match the public test file. Both hands share the
@@ -17,12 +18,12 @@ its own image-position distribution.
 Note:
     Shape symbols: ``N`` hands, ``F`` = 5 fingers.
 """
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Dict, Tuple
 
 import numpy as np
 
-from .hand_model import ANGLE_LIMITS_DEG
+from .hand_model import ANGLE_LIMITS_DEG, HandShape, sample_hand_shapes
 
 # Latent layout: name -> (start, stop) in the latent vector.
 LATENT_SLICES: Dict[str, Tuple[int, int]] = {
@@ -71,6 +72,8 @@ class PosePrior:
             palm), roll (opposition), CMC, MCP and IP flexion.
         thumb_std (tuple): (5,) std of the same.
         thumb_base_mm (tuple): thumb CMC in the template hand.
+        wrist_offset_mm (tuple): shift of the finger bases relative to the
+            annotated wrist.
         palm_scale (float): scale of the template MCP positions.
         palm_width_scale (float): extra scale of the MCPs' ulnar offsets.
         finger_length_scale (float): scale of index..pinky phalanges.
@@ -81,64 +84,55 @@ class PosePrior:
         center_std_px (tuple): std of the image position (u, v).
         depth_median_m (float): median depth of the joint centroid.
         depth_log_std (float): std of the log depth.
+        right_share (float): share of right hands among the annotated ones.
     """
 
-    orientation_rotvec: Tuple[float, ...] = (-0.6066, 0.9512, -0.7468)
+    orientation_rotvec: Tuple[float, ...] = (1.6803, -1.6765, -0.6009)
     orientation_scale_tril: Tuple[Tuple[float, ...], ...] = (
-        (0.30, 0.0, 0.0), (0.0, 0.35, 0.0), (0.0, 0.0, 0.30))
+        (0.2596, 0.0, 0.0),
+        (-0.1208, 0.4624, 0.0),
+        (-0.0199, -0.0492, 0.215))
     finger_flex_mean: Tuple[Tuple[float, ...], ...] = (
-        (20.0, 30.0, 20.0), (20.0, 30.0, 20.0), (20.0, 30.0, 20.0),
-        (20.0, 30.0, 20.0))
+        (33.95, 42.23, -0.7),
+        (37.54, 54.88, -4.99),
+        (42.05, 57.71, -0.73),
+        (55.87, 32.16, 3.32))
     finger_flex_std: Tuple[Tuple[float, ...], ...] = (
-        (20.0, 20.0, 15.0), (20.0, 20.0, 15.0), (20.0, 20.0, 15.0),
-        (20.0, 20.0, 15.0))
-    abduction_mean: Tuple[float, ...] = (0.0, 0.0, 0.0, 0.0)
-    abduction_std: float = 6.0
-    thumb_mean: Tuple[float, ...] = (-15.0, 20.0, 10.0, 15.0, 15.0)
-    thumb_std: Tuple[float, ...] = (12.0, 12.0, 12.0, 12.0, 15.0)
-    thumb_base_mm: Tuple[float, ...] = (-20.0, 28.0, -12.0)
-    palm_scale: float = 1.0
-    palm_width_scale: float = 1.0
-    finger_length_scale: float = 1.0
-    thumb_length_scale: float = 1.0
-    right_center_px: Tuple[float, ...] = (355.0, 165.0)
-    left_center_px: Tuple[float, ...] = (360.0, 290.0)
-    center_std_px: Tuple[float, ...] = (38.0, 36.0)
-    depth_median_m: float = 0.30
-    depth_log_std: float = 0.20
-
-    def to_vector(self) -> np.ndarray:
-        """All parameters flattened (field order), for calibration."""
-        return np.concatenate([
-            np.ravel(np.asarray(getattr(self, f.name), dtype=float))
-            for f in fields(self)
-        ])
-
-    @classmethod
-    def from_vector(cls, vector: np.ndarray) -> 'PosePrior':
-        """Inverse of :meth:`to_vector`."""
-        values, start = {}, 0
-        for f in fields(cls):
-            default = np.asarray(f.default, dtype=float)
-            stop = start + default.size
-            chunk = np.asarray(vector[start:stop], dtype=float)
-            if default.ndim == 0:
-                values[f.name] = float(chunk[0])
-            else:
-                values[f.name] = _to_tuple(chunk.reshape(default.shape))
-            start = stop
-        return cls(**values)
-
-
-def _to_tuple(array: np.ndarray):
-    if array.ndim == 1:
-        return tuple(round(float(v), 4) for v in array)
-    return tuple(_to_tuple(row) for row in array)
+        (8.0, 36.0, 36.0),
+        (29.74, 27.66, 35.29),
+        (27.76, 35.98, 36.0),
+        (27.44, 35.99, 35.99))
+    abduction_mean: Tuple[float, ...] = (5.67, 8.0, 3.93, -1.24)
+    abduction_std: float = 3.0
+    thumb_mean: Tuple[float, ...] = (4.99, -9.99, 8.51, 20.83, 0.02)
+    thumb_std: Tuple[float, ...] = (4.0, 4.2, 4.0, 4.01, 4.0)
+    thumb_base_mm: Tuple[float, ...] = (-34.14, 22.76, -6.72)
+    wrist_offset_mm: Tuple[float, ...] = (-9.52, -0.48, -9.51)
+    palm_scale: float = 1.0799
+    palm_width_scale: float = 1.2999
+    finger_length_scale: float = 0.9381
+    thumb_length_scale: float = 0.9
+    right_center_px: Tuple[float, ...] = (348.1, 171.1)
+    left_center_px: Tuple[float, ...] = (352.4, 284.9)
+    center_std_px: Tuple[float, ...] = (39.7, 35.1)
+    depth_median_m: float = 0.3847
+    depth_log_std: float = 0.1732
+    right_share: float = 0.5187
 
 
 def _latent(z: np.ndarray, name: str) -> np.ndarray:
     start, stop = LATENT_SLICES[name]
     return z[..., start:stop]
+
+
+def sample_shapes(rng: np.random.Generator, num: int,
+                  prior: PosePrior) -> HandShape:
+    """``num`` subject hand shapes with the prior's skeleton proportions."""
+    return sample_hand_shapes(rng, num, prior.palm_scale,
+                              prior.palm_width_scale,
+                              prior.finger_length_scale,
+                              prior.thumb_length_scale, prior.thumb_base_mm,
+                              prior.wrist_offset_mm)
 
 
 def latents_to_angles(prior: PosePrior, z: np.ndarray) -> np.ndarray:
@@ -177,5 +171,6 @@ def latents_to_angles(prior: PosePrior, z: np.ndarray) -> np.ndarray:
 
 
 __all__ = [
-    'LATENT_SLICES', 'LATENT_DIM', 'PosePrior', 'latents_to_angles'
+    'LATENT_SLICES', 'LATENT_DIM', 'PosePrior', 'sample_shapes',
+    'latents_to_angles'
 ]

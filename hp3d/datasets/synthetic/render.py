@@ -328,11 +328,17 @@ def _draw_poly(img: np.ndarray, points_px: np.ndarray, rgb: np.ndarray,
 
 
 def _draw_slab(img: np.ndarray, walls: List[Tuple[np.ndarray, np.ndarray]],
-               face_px: np.ndarray, face_rgb: np.ndarray,
+               rim_px: np.ndarray, rim_width: int, face_px: np.ndarray,
+               face_rgb: np.ndarray,
                marks: List[Tuple[np.ndarray, np.ndarray]]) -> None:
+    """The palm: side walls, a rounded rim along its outline (thick line
+    with round joins), the face, creases."""
     for wall_px, wall_rgb in walls:
         cv2.fillConvexPoly(img, _fixed(wall_px), _bgr(wall_rgb), _AA, _SHIFT)
-    _draw_poly(img, face_px, face_rgb, face_rgb * 0.6)
+    if rim_width > 1:
+        cv2.polylines(img, [_fixed(rim_px)], True, _bgr(face_rgb * 0.82),
+                      rim_width, _AA, _SHIFT)
+    _draw_poly(img, face_px, face_rgb, face_rgb * 0.75)
     for points, mark_rgb in marks:
         cv2.polylines(img, [_fixed(points)], False, _bgr(mark_rgb), 1, _AA,
                       _SHIFT)
@@ -404,7 +410,7 @@ def _forearm_parts(app: TakeAppearance, hands: HandPoses, i: int,
 
 def _palm_part(app: TakeAppearance, hands: HandPoses, i: int,
                outline: np.ndarray, cam_K: np.ndarray) -> Part:
-    """The palm slab: walls facing the camera, then the visible face."""
+    """The palm slab: walls facing the camera, rim, the visible face."""
     joints = hands.joints_m[i]
     ulnar, distal, dorsal = hands.palm_frame[i].T
     half = hands.shape.palm_thickness_mm[i] / 2000.0
@@ -421,9 +427,12 @@ def _palm_part(app: TakeAppearance, hands: HandPoses, i: int,
     normals = np.where(outward[:, None], normals, -normals)
     mids = outline + 0.5 * edges
     seen = np.sum(normals * -mids, -1) > 0
-    wall_rgb = _shade(app, app.skin_rgb * 0.95, normals,
-                      np.full(len(normals), depth[0]))
+    # Walls between the faces' colour and their own shading: the edge of a
+    # palm is rounded, not a box.
+    wall_rgb = 0.5 * face_rgb + 0.5 * _shade(
+        app, app.skin_rgb * 0.9, normals, np.full(len(normals), depth[0]))
     near_px, far_px = project_points(near, cam_K), project_points(far, cam_K)
+    rim_width = int(round(cam_K[0, 0] * half / depth[0]))
     walls = [(np.stack([near_px[a], near_px[(a + 1) % len(near)],
                         far_px[(a + 1) % len(near)], far_px[a]]), wall_rgb[a])
              for a in np.flatnonzero(seen)]
@@ -449,7 +458,9 @@ def _palm_part(app: TakeAppearance, hands: HandPoses, i: int,
                            0.45 * mcps[0] + 0.55 * thumb_mcp])]
         marks = [(project_points(line + half * facing, cam_K), face_rgb * 0.8)
                  for line in lines]
-    return (float(center[2]), _draw_slab, (walls, near_px, face_rgb, marks))
+    return (float(center[2]), _draw_slab,
+            (walls, project_points(outline, cam_K), rim_width, near_px,
+             face_rgb, marks))
 
 
 _SEG = np.array(FINGER_SEGMENTS)

@@ -26,7 +26,7 @@ from .hand_pose import (
 # Annotators label joints they can infer, so only clearly hidden joints are
 # dropped. A palm hides a joint lying this far (m) behind its mid-plane
 # (well beyond its volar surface, about 12 mm).
-PALM_OCCLUSION_MARGIN_M = 0.02
+PALM_OCCLUSION_MARGIN_M = 0.03
 # A finger segment hides a joint lying this far (m) behind its surface, when
 # the joint projects within this fraction of the segment's projected radius.
 SEGMENT_OCCLUSION_MARGIN_M = 0.03

@@ -25,7 +25,6 @@ import torch
 import torch.nn.functional as F
 from mmengine.model import BaseModule
 from torch import Tensor, nn
-from torch.utils.checkpoint import checkpoint
 
 from hp3d.registry import KEYPOINT_CODECS, MODELS
 from hp3d.utils import ConfigType, OptMultiConfig, build_module
@@ -33,28 +32,94 @@ from hp3d.utils import ConfigType, OptMultiConfig, build_module
 IMPLS = ('fast', 'reference')
 
 
-def _volume_stats(feats: Tensor, weight: Tensor, bias: Tensor, num_joints: int,
-                  depth: int) -> Tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+class VolumeStats(torch.autograd.Function):
     """Marginals and moments of ``GELU(weight @ feats + bias)`` per joint.
 
-    Args:
-        feats (Tensor): (N, C, H, W) features of N samples.
+    The (B, K * D, H * W) volume is built one sample at a time (a cache-sized
+    block) and dropped once reduced. Backward rebuilds it per sample
+    (activation checkpointing) and applies the closed-form gradient: with
+    ``G = GELU(V)`` and N = D * H * W voxels per joint,
+
+        dL/dG = g_hw[d] + g_dw[h] + g_dh[w] + g_mean / N
+                + g_var * 2 (G - mean) / N,
+
+    then ``dL/dV = dL/dG * GELU'(V)`` and two GEMMs give the weight/bias and
+    feature gradients (the bias rides as an extra weight column against a row
+    of ones, so no pass broadcasts it).
+
+    Args (of ``apply``):
+        feats (Tensor): (B, C, H * W) features.
         weight (Tensor): (K * D, C) volume weights (joint-major rows).
         bias (Tensor): (K * D, ) volume bias.
         num_joints (int): K.
         depth (int): D.
+        height (int): H.
 
     Returns:
-        tuple[Tensor]: sums over (H, W), (D, W), (D, H): (N, K, D), (N, K, H),
-        (N, K, W); mean and biased variance over (D, H, W): (N, K) each.
+        tuple[Tensor]: sums over (H, W), (D, W), (D, H): (B, K, D), (B, K, H),
+        (B, K, W); mean and biased variance over (D, H, W): (B, K) each.
     """
-    N, C, H, W = feats.shape
-    volume = torch.baddbmm(bias[:, None], weight.expand(N, -1, -1),
-                           feats.reshape(N, C, H * W))
-    act = F.gelu(volume).reshape(N, num_joints, depth, H, W)
-    var, mean = torch.var_mean(act.flatten(2), dim=2, correction=0)
-    sum_w = act.sum(-1)  # (N, K, D, H)
-    return sum_w.sum(-1), sum_w.sum(2), act.sum((2, 3)), mean, var
+
+    @staticmethod
+    def _volume(w_aug: Tensor, f_aug: Tensor) -> Tensor:
+        return w_aug @ f_aug  # (K * D, H * W), bias included
+
+    @staticmethod
+    def forward(ctx, feats: Tensor, weight: Tensor, bias: Tensor,
+                num_joints: int, depth: int, height: int):
+        device_type = feats.device.type
+        ctx.autocast = (torch.is_autocast_enabled(device_type),
+                        torch.get_autocast_dtype(device_type))
+        ctx.shape = (num_joints, depth, height)
+        w_aug = torch.cat([weight, bias[:, None]], dim=1)
+        ones = feats.new_ones(feats.shape[0], 1, feats.shape[2])
+        f_aug = torch.cat([feats, ones], dim=1)
+        stats = []
+        for sample in f_aug:
+            act = F.gelu(VolumeStats._volume(w_aug, sample))
+            act = act.reshape(num_joints, depth, height, -1)
+            var, mean = torch.var_mean(act.flatten(1), dim=1, correction=0)
+            sum_w = act.sum(-1)  # (K, D, H)
+            stats.append((sum_w.sum(-1), sum_w.sum(1), act.sum((1, 2)), mean,
+                          var))
+        ctx.save_for_backward(f_aug, w_aug)
+        return tuple(torch.stack(s) for s in zip(*stats))
+
+    @staticmethod
+    def backward(ctx, g_hw, g_dw, g_dh, g_mean, g_var):
+        f_aug, w_aug = ctx.saved_tensors
+        K, D, H = ctx.shape
+        B, C1, P = f_aug.shape
+        W = P // H
+        N = D * P
+        device_type = f_aug.device.type
+        zeros = f_aug.new_zeros
+        g_hw = zeros(B, K, D) if g_hw is None else g_hw
+        g_dw = zeros(B, K, H) if g_dw is None else g_dw
+        g_dh = zeros(B, K, W) if g_dh is None else g_dh
+        g_mean = zeros(B, K) if g_mean is None else g_mean
+        g_var = zeros(B, K) if g_var is None else g_var
+        grad_w = torch.zeros_like(w_aug)
+        grad_f = []
+        enabled, dtype = ctx.autocast
+        with torch.autocast(device_type, dtype=dtype, enabled=enabled):
+            for b in range(B):
+                volume = VolumeStats._volume(w_aug, f_aug[b])
+                act = F.gelu(volume).reshape(K, D, H, W)
+                mean = act.mean((1, 2, 3))
+                slope = g_var[b] * (2.0 / N)  # (K, )
+                # every term of dL/dG but the last: (K, D, H, 1)
+                const = (g_mean[b] / N - slope * mean)[:, None, None] \
+                    + g_hw[b][:, :, None] + g_dw[b][:, None, :]
+                grad_act = torch.addcmul(const[..., None], act,
+                                         slope[:, None, None, None])
+                grad_act += g_dh[b][:, None, None, :]
+                grad_vol = torch.ops.aten.gelu_backward(
+                    grad_act.reshape_as(volume), volume)
+                grad_w.addmm_(grad_vol, f_aug[b].t())
+                grad_f.append(w_aug[:, :-1].t() @ grad_vol)
+        grad_f = torch.stack(grad_f) if ctx.needs_input_grad[0] else None
+        return grad_f, grad_w[:, :-1], grad_w[:, -1], None, None, None
 
 
 @MODELS.register_module()
@@ -138,17 +203,8 @@ class Pose3DVolumeHead(BaseModule):
         B, _, H, W = feats.shape
         K, D = self.num_joints, self.depth_size
         weight, bias = self._folded_volume_conv()
-        train = torch.is_grad_enabled() and (feats.requires_grad
-                                             or weight.requires_grad)
-        stats = []
-        for sample in feats.split(1):
-            if train:
-                stats.append(
-                    checkpoint(_volume_stats, sample, weight, bias, K, D,
-                               use_reentrant=False))
-            else:
-                stats.append(_volume_stats(sample, weight, bias, K, D))
-        sum_hw, sum_dw, sum_dh, mean, var = (torch.cat(s) for s in zip(*stats))
+        sum_hw, sum_dw, sum_dh, mean, var = VolumeStats.apply(
+            feats.reshape(B, -1, H * W), weight, bias, K, D, H)
         # GroupNorm(K) is an affine map per (sample, joint): scale * x + shift
         scale = self.joint_norm.weight * torch.rsqrt(var + self.joint_norm.eps)
         shift = self.joint_norm.bias - mean * scale
@@ -215,4 +271,4 @@ class Pose3DVolumeHead(BaseModule):
         return self.codec.decode(self.forward(feats))
 
 
-__all__ = ['Pose3DVolumeHead']
+__all__ = ['Pose3DVolumeHead', 'VolumeStats']

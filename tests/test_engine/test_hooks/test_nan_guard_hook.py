@@ -13,16 +13,17 @@ from hp3d.engine import Hp3dRunner, NaNGuardHook
 NAN_ITER = 7
 
 
-def _runner(work_dir: str, action: str) -> Hp3dRunner:
+def _runner(work_dir: str, action: str, nan_at_iters=(NAN_ITER, ),
+            **guard) -> Hp3dRunner:
     cfg = toy_cfg(
         work_dir,
-        model=dict(type='EngineToyModel', nan_at_iter=NAN_ITER),
+        model=dict(type='EngineToyModel', nan_at_iters=nan_at_iters),
         # A checkpoint after every iteration: the NaN iteration would be
         # saved right away if it got through.
         default_hooks=dict(
             checkpoint=dict(type='AtomicCheckpointHook', interval=1,
                             by_epoch=False)),
-        custom_hooks=[dict(type='NaNGuardHook', action=action)],
+        custom_hooks=[dict(type='NaNGuardHook', action=action, **guard)],
         val_dataloader=None, val_evaluator=None, val_cfg=None)
     return Hp3dRunner.from_cfg(Config(cfg))
 
@@ -74,6 +75,20 @@ def test_skip_drops_the_faulty_update_and_finishes(tmp_path):
     assert len(logged_losses.data[0]) == 14
     # The BatchNorm statistics of the skipped forward were rolled back.
     assert checkpoint['state_dict']['norm.num_batches_tracked'] == 14
+
+
+def test_skip_stops_after_too_many_skips_in_a_row(tmp_path):
+    runner = _runner(str(tmp_path), 'skip', nan_at_iters=(7, 8, 9),
+                     max_consecutive_skips=2)
+    with pytest.raises(FloatingPointError,
+                       match='in 3 consecutive iterations at epoch 2, '
+                       'iter 10'):
+        runner.train()
+    # The skipped iterations left no trace in the last checkpoint.
+    last = open(osp.join(tmp_path, 'last_checkpoint')).read()
+    checkpoint = torch.load(last, weights_only=True)
+    assert checkpoint['optimizer']['state'][0]['step'] == 7
+    assert _all_finite(checkpoint)
 
 
 def test_action_is_checked():
