@@ -36,4 +36,7 @@ def _check(name: str, found: str, low: str, high: str) -> None:
 _check('mmengine', mmengine.__version__, MMENGINE_MIN, MMENGINE_MAX)
 _check('mmcv', _mmcv_version(), MMCV_MIN, MMCV_MAX)
 
+# Every checkpoint hp3d loads goes through the weights-only allow-list.
+from . import engine  # noqa: E402,F401
+
 __all__ = ['__version__']

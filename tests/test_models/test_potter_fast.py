@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from hp3d.models.backbones import PoolAttnFormerHR
-from hp3d.models.backbones.potter import PoolAttn
+from hp3d.models.backbones.potter import PatchSplit, PoolAttn
 from hp3d.models.heads import Pose3DVolumeHead
 
 RTOL = 1e-5
@@ -77,6 +77,14 @@ def compare_forward_backward(ref, fast, inputs, rtol=RTOL, loose=None):
 def test_pool_attn(dim, height, width):
     ref, fast = twins(lambda impl: PoolAttn(dim, impl=impl))
     compare_forward_backward(ref, fast, torch.randn(2, dim, height, width))
+
+
+@pytest.mark.parametrize('height,width,with_norm', [(14, 14, True),
+                                                    (16, 21, False)])
+def test_patch_split_subpixel_conv(height, width, with_norm):
+    ref, fast = twins(lambda impl: PatchSplit(48, 24, with_norm, impl=impl))
+    assert min(height, width) >= fast.min_subpixel_size  # the 2x2 conv path
+    compare_forward_backward(ref, fast, torch.randn(2, 48, height, width))
 
 
 def test_backbone():

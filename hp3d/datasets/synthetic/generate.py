@@ -34,6 +34,7 @@ from .annotation import (
     padded_keypoint_boxes,
     random_test_boxes,
 )
+from .hand_model import HandShape
 from .hand_pose import HandPoses, intrinsics_for, pose_hands
 from .motion import (
     sample_frame_numbers,
@@ -113,8 +114,8 @@ def presence_rates(right_share: float) -> Dict[str, float]:
                 left=MAX_IN_VIEW * min(1.0, 1 / ratio))
 
 
-def _hand_track(rng: np.random.Generator, spec: TakeSpec, shape,
-                frames: np.ndarray, hand: str, cam_K: np.ndarray):
+def _hand_track(rng: np.random.Generator, spec: TakeSpec, shape: HandShape,
+                frames: np.ndarray, hand: str, cam_K: np.ndarray) -> tuple:
     """Poses, 2D, flags and presence of one hand over a take."""
     num = len(frames)
     is_left = hand == 'left'
@@ -168,17 +169,18 @@ def generate_take(spec: TakeSpec) -> TakeResult:
                                         cam_K)
     boxes, test_boxes = {}, {}
     for hand in HANDS:
-        # Boxes only matter where the hand is kept (>= 1 valid joint there).
-        ok = np.maximum(valid[hand], ~annotated[hand][:, None])
+        # Boxes are written only where the hand is kept; elsewhere all
+        # joints count, so that every frame's extent is defined.
+        ok = valid[hand] | ~annotated[hand][:, None]
         boxes[hand] = padded_keypoint_boxes(kp2d[hand], ok, spec.image_size)
         test_boxes[hand] = random_test_boxes(rng, kp2d[hand], ok,
                                              spec.image_size)
 
-    appearance = look_rng = render_rng = None
+    appearance = render_rng = None
     if spec.write_images:
-        look_rng = np.random.default_rng(look_seed)
         render_rng = np.random.default_rng(render_seed)
-        appearance = sample_appearance(look_rng, spec.image_size, scenario)
+        appearance = sample_appearance(np.random.default_rng(look_seed),
+                                       spec.image_size, scenario)
         image_dir = osp.join(spec.out_dir, 'images', spec.split, take_name)
         os.makedirs(image_dir, exist_ok=True)
 

@@ -1,0 +1,82 @@
+"""Lifting end to end on synthetic data: train -> test (+ submission) -> resume."""
+import json
+
+import pytest
+from mmengine import Config
+
+from hp3d.engine import Hp3dRunner
+from hp3d.evaluation import evaluate_mean_pose
+
+EPOCHS = 10
+CONFIG = 'configs/lifting/lifting_pose-transformer-d32l4_1xb64-30e_synthetic-gt2d.py'
+
+
+def _cfg(root, work_dir, max_epochs):
+    cfg = Config.fromfile(CONFIG)
+    cfg.work_dir = str(work_dir)
+    cfg.train_cfg.max_epochs = max_epochs
+    cfg.optim_wrapper.optimizer.lr = 2e-3
+    cfg.train_dataloader.batch_size = 16
+    cfg.default_hooks.logger.interval = 5
+    cfg.default_hooks.visualization.max_samples = 0
+    cfg.visualizer.vis_backends = [dict(type='LocalVisBackend')]
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        cfg[loader].dataset.dataset.data_root = str(root)
+    return cfg
+
+
+@pytest.fixture(scope='module')
+def trained(synthetic_root, tmp_path_factory):
+    work_dir = tmp_path_factory.mktemp('lifting')
+    runner = Hp3dRunner.from_cfg(_cfg(synthetic_root, work_dir, EPOCHS))
+    runner.train()
+    return runner, work_dir
+
+
+def _val_mpjpe(work_dir):
+    scalars = next(work_dir.glob('*/vis_data/scalars.json'))
+    rows = [json.loads(line) for line in scalars.read_text().splitlines()]
+    return [r['egoexo4d/MPJPE'] for r in rows if 'egoexo4d/MPJPE' in r]
+
+
+def test_training_learns_and_keeps_the_best(trained):
+    runner, work_dir = trained
+    mpjpe = _val_mpjpe(work_dir)
+    assert len(mpjpe) == EPOCHS
+    baseline = evaluate_mean_pose(
+        runner.train_dataloader.dataset.dataset.get_arrays(),
+        runner.val_dataloader.dataset.dataset.get_arrays())['MPJPE']
+    assert min(mpjpe) < 0.9 * baseline
+    best = list(work_dir.glob('best_egoexo4d_MPJPE_epoch_*.pth'))
+    assert [p.name for p in best] == [
+        f'best_egoexo4d_MPJPE_epoch_{mpjpe.index(min(mpjpe)) + 1}.pth']
+    assert (work_dir / 'last_checkpoint').read_text().strip().endswith(
+        f'epoch_{EPOCHS}.pth')
+
+
+def test_test_writes_a_prediction_for_every_hand(trained, synthetic_root,
+                                                 tmp_path):
+    runner, _ = trained
+    ann = synthetic_root / 'annotations/ego_pose_gt_anno_test_public.json'
+    submission = tmp_path / 'preds.json'
+    runner.test_evaluator.metrics[0].submission_file = str(submission)
+    runner.test_evaluator.metrics[0].ann_file = str(ann)
+    metrics = runner.test()
+    assert metrics['egoexo4d/MPJPE'] > metrics['egoexo4d/PA-MPJPE'] > 0
+    gt = json.loads(ann.read_text())
+    preds = json.loads(submission.read_text())
+    for take, frames in gt.items():
+        for frame, record in frames.items():
+            for hand in ('left', 'right'):
+                has_gt = bool(record[f'{hand}_hand_3d'])
+                assert bool(preds[take][frame][f'{hand}_hand_3d']) == has_gt
+
+
+def test_resume_continues_from_the_last_epoch(trained, synthetic_root):
+    _, work_dir = trained
+    cfg = _cfg(synthetic_root, work_dir, EPOCHS + 1)
+    cfg.resume = True
+    runner = Hp3dRunner.from_cfg(cfg)
+    runner.train()
+    assert runner.epoch == EPOCHS + 1
+    assert (work_dir / f'epoch_{EPOCHS + 1}.pth').is_file()
