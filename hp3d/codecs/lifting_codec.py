@@ -29,7 +29,9 @@ class LiftingCodec:
     are 3D joints relative to the wrist, standardised per axis in metres;
     ``target_weight`` is 0 where the joint (or the wrist) is not valid and
     the target there is 0. The defaults are the Ego-Exo4D statistics of
-    ``DATA.md``.
+    ``DATA.md`` in the native (landscape) view of the annotation files: the
+    seed project's 2D numbers are in the portrait view (u', v') =
+    (511 - v, u) and are mapped back here.
 
     Note:
         Shape symbols: ``N`` optional leading sample axes, ``B`` batch,
@@ -44,8 +46,8 @@ class LiftingCodec:
     """
 
     def __init__(self,
-                 input_mean_px: Sequence[float] = (282.579, 337.413),
-                 input_std_px: Sequence[float] = (65.292, 50.378),
+                 input_mean_px: Sequence[float] = (337.413, 228.421),
+                 input_std_px: Sequence[float] = (50.378, 65.292),
                  target_mean_m: Sequence[float] = (-0.04980, 0.00385,
                                                    0.07263),
                  target_std_m: Sequence[float] = (0.04345, 0.05392,

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from hp3d.datasets.metainfo import NUM_JOINTS, WRIST
+from hp3d.datasets.metainfo import MIRROR_AXIS, NUM_JOINTS, WRIST
 from hp3d.registry import KEYPOINT_CODECS
 
 # The Ego-Exo4D train split's per-joint statistics, shipped with hp3d.
@@ -58,8 +58,9 @@ class Pose3DCodec:
 
     ``target = (p - p_wrist) * 1000 - mean_mm) / std_mm`` with ``std_mm``
     clamped below at ``eps_mm`` (the wrist's std is 0: it is the origin).
-    Invalid joints get target 0 and ``target_weight`` 0. ``flip`` negates
-    the wrist-relative x: a left hand seen as a right hand, so one model
+    Invalid joints get target 0 and ``target_weight`` 0. ``flip`` mirrors
+    the wrist-relative hand across ``MIRROR_AXIS`` (camera y): a left hand seen
+    as a right hand, so one model
     serves both hands.
 
     Note:
@@ -110,10 +111,11 @@ class Pose3DCodec:
     @staticmethod
     def _mirror(points: np.ndarray, flip: Union[bool, np.ndarray]
                 ) -> np.ndarray:
-        """Negate x of (N, K, 3) ``points`` where ``flip`` (N,) is set."""
+        """Negate the ``MIRROR_AXIS`` coordinate of (N, K, 3) ``points``
+        where ``flip`` (N,) is set."""
         sign = np.where(np.asarray(flip, dtype=bool), -1.0, 1.0)[..., None]
         mirrored = points.copy()
-        mirrored[..., 0] *= sign
+        mirrored[..., MIRROR_AXIS] *= sign
         return mirrored
 
     def encode(self,
@@ -126,8 +128,9 @@ class Pose3DCodec:
             keypoints_3d (np.ndarray): (N, K, 3) camera-frame m, NaN where
                 invalid (the wrist must be finite).
             keypoints_valid (np.ndarray): (N, K) bool.
-            flip (bool | np.ndarray): Mirror x, for all samples or per
-                sample (N,).
+            flip (bool | np.ndarray): Mirror the hand (negate the
+                ``MIRROR_AXIS`` coordinate), for all samples or per sample
+                (N,).
 
         Returns:
             dict: ``target`` (N, K, 3) float32, ``target_weight`` (N, K)
@@ -143,17 +146,16 @@ class Pose3DCodec:
         return dict(target=target.astype(np.float32),
                     target_weight=weight.astype(np.float32))
 
-    def decode(self, pred: Tensor, flip: Optional[Tensor] = None) -> Tensor:
+    def decode(self, pred: Tensor) -> Tensor:
         """Normalised predictions to wrist-relative millimetres.
 
         The wrist is the origin by definition, so its output is replaced
         by 0.
 
         Args:
-            pred (Tensor): (B, K, 3) normalised.
-            flip (Tensor, optional): (B,) bool: samples encoded with
-                ``flip=True``; their x is negated back (the sample's own
-                hand).
+            pred (Tensor): (B, K, 3) normalised. Samples encoded with
+                ``flip=True`` come back mirrored: the estimator mirrors them
+                back into their own hand.
 
         Returns:
             Tensor: (B, K, 3) wrist-relative mm, ``pred``'s dtype and device.
@@ -164,12 +166,6 @@ class Pose3DCodec:
                               device=pred.device)
         pred_mm = pred * std + mean
         pred_mm[..., WRIST, :] = 0.0
-        if flip is not None:
-            sign = 1.0 - 2.0 * flip.to(device=pred.device,
-                                       dtype=pred.dtype).reshape(-1, 1)
-            pred_mm = torch.stack(
-                [pred_mm[..., 0] * sign, pred_mm[..., 1], pred_mm[..., 2]],
-                dim=-1)
         return pred_mm
 
     def __repr__(self) -> str:

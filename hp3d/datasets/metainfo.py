@@ -38,6 +38,13 @@ BONE_RANGE_MM = (5.0, 80.0)
 PALM_BONE_RANGE_MM = (60.0, 120.0)
 MIN_VALID_JOINTS = 10
 
+# Camera axis across which a left hand is mirrored into a right hand. In the
+# native (landscape) Aria frame the world's left-right runs along camera y:
+# both hands point towards -x and mirror each other across the x-z plane, so
+# negating y (an image flip v -> H - 1 - v) makes a left hand look like the
+# right hands the model sees, with the same pose statistics.
+MIRROR_AXIS = 1
+
 # RGB colours, one per finger (wrist grey), matching mmpose's hand palette.
 FINGER_COLORS: Dict[str, Tuple[int, int, int]] = {
     'thumb': (255, 128, 0),
@@ -79,6 +86,6 @@ HAND_METAINFO: Dict[str, object] = dict(
 __all__ = [
     'NUM_JOINTS', 'WRIST', 'FINGERS', 'HANDS', 'JOINT_NAMES', 'FINGER_JOINTS',
     'SKELETON', 'PARENTS', 'PALM_BONES', 'BONE_RANGE_MM', 'PALM_BONE_RANGE_MM',
-    'MIN_VALID_JOINTS', 'FINGER_COLORS', 'WRIST_COLOR', 'joint_colors',
+    'MIN_VALID_JOINTS', 'MIRROR_AXIS', 'FINGER_COLORS', 'WRIST_COLOR', 'joint_colors',
     'bone_colors', 'HAND_METAINFO'
 ]

@@ -3,9 +3,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from inference_toys import LIFTING_CONFIG, hand_2d_px
+from mmengine.config import Config
 
 from hp3d.apis import (
     Hand3DInferencer,
+    ImageInferencer,
+    LiftingInferencer,
+    inferencer_class,
     list_models,
     load_model_index,
     resolve_model,
@@ -111,3 +115,14 @@ def test_inferencer_loads_a_model_by_name_with_the_index_weights(
     np.testing.assert_array_equal(
         by_name(keypoints)['predictions'][0]['keypoints_3d_rel_mm'],
         by_path(keypoints)['predictions'][0]['keypoints_3d_rel_mm'])
+
+
+def test_every_model_of_the_repository_index_resolves_to_a_pipeline():
+    names = list_models()
+    assert {'potter_egoexo', 'pose_transformer_egoexo'} <= set(names)
+    for name in names:
+        config, _ = resolve_model(name)
+        assert config.is_file()
+        expected = (ImageInferencer if name.startswith('potter') else
+                    LiftingInferencer)
+        assert inferencer_class(Config.fromfile(str(config))) is expected

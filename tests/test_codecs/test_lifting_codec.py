@@ -109,7 +109,7 @@ def test_decode_keeps_device_dtype_and_gradients():
 
 def test_build_from_registry_and_bad_statistics():
     codec = KEYPOINT_CODECS.build(dict(type='LiftingCodec'))
-    np.testing.assert_allclose(codec.input_mean_px, (282.579, 337.413))
+    np.testing.assert_allclose(codec.input_mean_px, (337.413, 511 - 282.579))
     with pytest.raises(ValueError, match='input_std_px must be positive'):
         LiftingCodec(input_std_px=(0.0, 1.0))
     with pytest.raises(ValueError, match='target_mean_m must be 3 finite'):

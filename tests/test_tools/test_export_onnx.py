@@ -74,9 +74,9 @@ def test_lifting_model_with_validity_input(tmp_path, capsys):
 
 @pytest.mark.xfail(
     strict=True,
-    reason='PoolAttnFormerHR / Pose3DVolumeHead do not trace with a dynamic '
-    'batch yet (sizes read as traced tensors, per-sample head loop); the '
-    'change is requested from their owners')
+    reason='PoolAttnFormerHR (fast pooling reads sizes as traced tensors) and '
+    'Pose3DVolumeHead (fast path: a per-sample autograd.Function) do not '
+    'trace with a dynamic batch yet; requested from their owners')
 def test_image_model_folds_the_data_preprocessor(tmp_path):
     code, model, session = _export(TINY_POTTER_CONFIG, tmp_path, seed=6)
     assert code == 0

@@ -5,12 +5,16 @@
 data_root = 'data/egoexo4d/'
 data_prefix = dict(img='images/', camera='camera_pose/')
 
-# Normalisation of the seed project (DATA.md), computed on the real train split;
+# Normalisation of the seed project (DATA.md), computed on the real train split.
+# The seed worked in the portrait view, (u', v') = (511 - v, u); the annotation
+# files (and hp3d) use the native landscape view, so the 2D mean/std below are
+# DATA.md's (282.579, 337.413) / (65.292, 50.378) mapped back: u = v',
+# v = 511 - u'. The 3D stats are camera-frame in both views.
 # tools/dataset_converters/compute_stats.py recomputes them for any train file.
 codec = dict(
     type='LiftingCodec',
-    input_mean_px=(282.579, 337.413),
-    input_std_px=(65.292, 50.378),
+    input_mean_px=(337.413, 228.421),
+    input_std_px=(50.378, 65.292),
     target_mean_m=(-0.04980, 0.00385, 0.07263),
     target_std_m=(0.04345, 0.05392, 0.05025))
 

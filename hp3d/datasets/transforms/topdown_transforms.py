@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 from mmcv.transforms import BaseTransform
 
+from hp3d.datasets.metainfo import MIRROR_AXIS
 from hp3d.registry import TRANSFORMS
 
 __all__ = ['rotation_matrix_2d', 'get_warp_matrix', 'warp_image',
@@ -165,9 +166,13 @@ class MirrorLeftHand(BaseTransform):
     prediction back, so ``keypoints_3d`` stays in the sample's own hand here.
 
     Required keys: ``img`` (H, W, 3), ``is_left``.
-    Modified keys (left hands, when enabled): ``img`` flipped horizontally,
-    ``keypoints_2d_crop`` (u -> W - 1 - u), ``warp_mat`` (now source px to
-    the mirrored crop).
+    The image flip matches the 3D mirror across camera axis ``MIRROR_AXIS``
+    (see :mod:`hp3d.datasets.metainfo`): camera x runs along image u, y
+    along image v.
+
+    Modified keys (left hands, when enabled): ``img`` flipped along the
+    mirror axis (v -> H - 1 - v for camera y), ``keypoints_2d_crop``
+    likewise, ``warp_mat`` (now source px to the mirrored crop).
     Added keys: ``flipped`` (bool).
 
     Args:
@@ -184,15 +189,17 @@ class MirrorLeftHand(BaseTransform):
         if not flip:
             return results
         img = results['img']
-        width = img.shape[1]
-        results['img'] = cv2.flip(img, 1)
+        # image axis u (cv2 flip code 1) for camera x, v (code 0) for y
+        size = img.shape[1 - MIRROR_AXIS]
+        results['img'] = cv2.flip(img, 1 - MIRROR_AXIS)
         if 'keypoints_2d_crop' in results:
             kpts = np.array(results['keypoints_2d_crop'], dtype=np.float32)
-            kpts[:, 0] = (width - 1) - kpts[:, 0]
+            kpts[:, MIRROR_AXIS] = (size - 1) - kpts[:, MIRROR_AXIS]
             results['keypoints_2d_crop'] = kpts
         if 'warp_mat' in results:
-            mirror = np.array([[-1, 0, width - 1], [0, 1, 0], [0, 0, 1]],
-                              dtype=np.float64)
+            mirror = np.eye(3)
+            mirror[MIRROR_AXIS, MIRROR_AXIS] = -1
+            mirror[MIRROR_AXIS, 2] = size - 1
             warp = np.vstack([results['warp_mat'], [0, 0, 1]])
             results['warp_mat'] = (mirror @ warp)[:2].astype(np.float32)
         return results

@@ -10,6 +10,7 @@ import torch
 from mmengine.model import BaseModel
 from torch import Tensor
 
+from hp3d.datasets.metainfo import MIRROR_AXIS
 from hp3d.registry import MODELS
 from hp3d.utils import ConfigType, OptConfigType, OptMultiConfig
 
@@ -83,10 +84,11 @@ class Base3DEstimator(BaseModel):
         pred_mm = pred_mm.detach().float()
         flipped = data_samples.get('flipped')
         if flipped is not None:
-            sign = 1.0 - 2.0 * torch.as_tensor(flipped, device=pred_mm.device,
-                                               dtype=pred_mm.dtype)
-            pred_mm = torch.cat([pred_mm[..., :1] * sign[:, None, None],
-                                 pred_mm[..., 1:]], dim=-1)
+            sign = torch.ones(len(pred_mm), 1, 3, dtype=pred_mm.dtype,
+                              device=pred_mm.device)
+            sign[torch.as_tensor(flipped, dtype=torch.bool,
+                                 device=pred_mm.device), :, MIRROR_AXIS] = -1
+            pred_mm = pred_mm * sign
         pred_mm = pred_mm.cpu().numpy()
         gt_m = _to_numpy(data_samples['keypoints_3d'])
         valid = _to_numpy(data_samples['keypoints_valid'])

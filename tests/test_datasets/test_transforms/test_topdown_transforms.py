@@ -156,10 +156,11 @@ def test_left_hand_crop_is_the_mirrored_crop():
     plain_img = plain['img'].copy()
     mirrored = MirrorLeftHand()(cropped('left'))
     assert mirrored['flipped'] is True
-    np.testing.assert_array_equal(mirrored['img'], cv2.flip(plain_img, 1))
+    # mirrored across camera y: the crop flips vertically (v -> H - 1 - v)
+    np.testing.assert_array_equal(mirrored['img'], cv2.flip(plain_img, 0))
     u, v = plain['keypoints_2d_crop'].T
     np.testing.assert_allclose(mirrored['keypoints_2d_crop'],
-                               np.stack([223 - u, v], 1))
+                               np.stack([u, 223 - v], 1))
     # The recorded warp still maps source px to the (mirrored) crop.
     warp = mirrored['warp_mat'].astype(np.float64)
     np.testing.assert_allclose(

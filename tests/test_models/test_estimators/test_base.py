@@ -1,6 +1,7 @@
 import numpy as np
 import torch
 
+from hp3d.datasets.metainfo import MIRROR_AXIS
 from hp3d.models.estimators import Base3DEstimator
 
 
@@ -20,7 +21,7 @@ def test_to_predictions_mirrors_flipped_hands_back():
     assert isinstance(out[0]['sample_idx'], int)
     np.testing.assert_array_equal(out[0]['pred_mm'], pred[0].numpy())
     expected = pred[1].numpy().copy()
-    expected[:, 0] *= -1
+    expected[:, MIRROR_AXIS] *= -1
     np.testing.assert_array_equal(out[1]['pred_mm'], expected)
     np.testing.assert_array_equal(out[1]['gt_m'], gt[1])
     assert out[1]['valid'].dtype == bool and not out[1]['valid'][3]
