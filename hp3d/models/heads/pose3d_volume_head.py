@@ -11,13 +11,13 @@ three marginals (lengths W, H, D) per joint, and regresses (K, 3) from them with
 a small MLP.
 
 ``impl='reference'`` builds the volume exactly as the official code.
-``impl='fast'`` (default) computes the same function without the volume ever
-existing whole: the first joint conv is linear, so it is folded into the conv
-that creates the volume; the last joint conv and the GroupNorm's affine map
+``impl='fast'`` (default) computes the same function with a single volume-sized
+tensor per sample, kept for backward only when training: the first joint conv
+is linear, so it is folded into the conv that creates the volume; the last joint conv and the GroupNorm's affine map
 commute with the sums, so only GELU(volume)'s marginals and per-joint
 mean/variance are needed. These are computed per sample (one GEMM, GELU and
-three reductions on a cache-sized block) and, when training, recomputed in the
-backward pass (activation checkpointing) instead of being stored.
+a few reductions on a cache-sized block) by :class:`VolumeStats`, whose
+closed-form backward needs only the pre-activation volume.
 """
 from typing import Dict, Sequence, Tuple, Union
 
@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from mmengine.model import BaseModule
 from torch import Tensor, nn
+from torch.autograd.function import once_differentiable
 
 from hp3d.registry import KEYPOINT_CODECS, MODELS
 from hp3d.utils import ConfigType, OptMultiConfig, build_module
@@ -35,10 +36,11 @@ IMPLS = ('fast', 'reference')
 class VolumeStats(torch.autograd.Function):
     """Marginals and moments of ``GELU(weight @ feats + bias)`` per joint.
 
-    The (B, K * D, H * W) volume is built one sample at a time (a cache-sized
-    block) and dropped once reduced. Backward rebuilds it per sample
-    (activation checkpointing) and applies the closed-form gradient: with
-    ``G = GELU(V)`` and N = D * H * W voxels per joint,
+    The (B, K * D, H * W) volume ``V`` is built one sample at a time (a
+    cache-sized block) and reduced at once. Only ``V`` itself is kept for
+    backward (the op-by-op graph keeps four volume-sized tensors; without a
+    gradient to compute nothing is kept), which applies the closed-form
+    gradient: with ``G = GELU(V)`` and N = D * H * W voxels per joint,
 
         dL/dG = g_hw[d] + g_dw[h] + g_dh[w] + g_mean / N
                 + g_var * 2 (G - mean) / N,
@@ -74,9 +76,15 @@ class VolumeStats(torch.autograd.Function):
         w_aug = torch.cat([weight, bias[:, None]], dim=1)
         ones = feats.new_ones(feats.shape[0], 1, feats.shape[2])
         f_aug = torch.cat([feats, ones], dim=1)
-        stats = []
+        keep = any(ctx.needs_input_grad[:3])
+        stats, ctx.volumes = [], []
         for sample in f_aug:
-            act = F.gelu(VolumeStats._volume(w_aug, sample))
+            volume = VolumeStats._volume(w_aug, sample)
+            if keep:
+                ctx.volumes.append(volume)
+                act = F.gelu(volume)
+            else:
+                act = torch.ops.aten.gelu_(volume)
             act = act.reshape(num_joints, depth, height, -1)
             sum_w = act.sum(-1)  # (K, D, H)
             sum_dh = act.sum((1, 2))
@@ -91,6 +99,7 @@ class VolumeStats(torch.autograd.Function):
         return stats
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, g_hw, g_dw, g_dh, g_mean, g_var):
         f_aug, w_aug, means = ctx.saved_tensors
         K, D, H = ctx.shape
@@ -108,8 +117,7 @@ class VolumeStats(torch.autograd.Function):
         grad_f = []
         enabled, dtype = ctx.autocast
         with torch.autocast(device_type, dtype=dtype, enabled=enabled):
-            for b in range(B):
-                volume = VolumeStats._volume(w_aug, f_aug[b])
+            for b, volume in enumerate(ctx.volumes):
                 act = F.gelu(volume).reshape(K, D, H, W)
                 slope = g_var[b] * (2.0 / N)  # (K, )
                 # every term of dL/dG but the last: (K, D, H, 1)
@@ -122,6 +130,7 @@ class VolumeStats(torch.autograd.Function):
                     grad_act.reshape_as(volume), volume)
                 grad_w.addmm_(grad_vol, f_aug[b].t())
                 grad_f.append(w_aug[:, :-1].t() @ grad_vol)
+        ctx.volumes = None
         grad_f = torch.stack(grad_f) if ctx.needs_input_grad[0] else None
         return grad_f, grad_w[:, :-1], grad_w[:, -1], None, None, None
 
