@@ -23,7 +23,7 @@ run_pipeline() {  # name config
 }
 
 run_pipeline lifting configs/lifting/lifting_pose-transformer-d32l4_1xb64-30e_synthetic-gt2d.py
-run_pipeline potter configs/potter/potter_poolattnformer-tiny_1xb32-12e_synthetic-64x64.py
+run_pipeline potter configs/potter/potter_poolattnformer-tiny_1xb32-6e_synthetic-64x64.py
 
 "$PY" tools/analysis_tools/mean_pose_baseline.py \
     "$DATA/annotations/ego_pose_gt_anno_train_public.json" \

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from hp3d.models.backbones import PoolAttnFormerHR
-from hp3d.models.backbones.potter import PatchSplit, PoolAttn
+from hp3d.models.backbones.potter import Mlp, PatchSplit, PoolAttn, PoolAttnBlock
 from hp3d.models.heads import Pose3DVolumeHead
 
 RTOL = 1e-5
@@ -47,12 +47,18 @@ def twins(build, seed=0):
 
 
 def compare_forward_backward(ref, fast, inputs, rtol=RTOL, loose=None):
-    """Same outputs, input gradients and parameter gradients."""
+    """Same outputs, input gradients and parameter gradients.
+
+    The random generator is reset before each forward, so dropout and
+    stochastic depth draw the same masks when both paths draw them in the
+    same order and shapes.
+    """
     loose = loose or {}
     outs = []
     grads = []
     for model in (ref, fast):
         x = inputs.clone().requires_grad_(True)
+        torch.manual_seed(5)
         out = model(x)
         # a fixed random projection, so every output element matters
         proj = torch.randn(out.shape, generator=torch.Generator().manual_seed(1))
@@ -77,6 +83,17 @@ def compare_forward_backward(ref, fast, inputs, rtol=RTOL, loose=None):
 def test_pool_attn(dim, height, width):
     ref, fast = twins(lambda impl: PoolAttn(dim, impl=impl))
     compare_forward_backward(ref, fast, torch.randn(2, dim, height, width))
+
+
+@pytest.mark.parametrize('height,width', [(28, 30), (9, 7)])
+def test_block_train_mode_with_dropout(height, width):
+    """Both MLP paths (GEMM on >= 28x28 maps, conv below), with dropout and
+    stochastic depth drawing the same masks as the reference."""
+    ref, fast = twins(lambda impl: PoolAttnBlock(
+        64, 2, drop=0.3, drop_path=0.5, impl=impl))
+    ref.train(), fast.train()
+    compare_forward_backward(ref, fast, torch.randn(4, 64, height, width))
+    assert (28 * 30 >= Mlp.min_matmul_pixels) and (9 * 7 < Mlp.min_matmul_pixels)
 
 
 @pytest.mark.parametrize('height,width,with_norm', [(14, 14, True),

@@ -20,7 +20,7 @@ import time
 import uuid
 from contextlib import nullcontext
 from dataclasses import dataclass
-from multiprocessing import Pool
+from multiprocessing import get_context
 from typing import Dict, List, Optional, TextIO, Tuple
 
 import cv2
@@ -315,8 +315,10 @@ def generate_dataset(out_dir: str,
     box_writer = _ObjectWriter(osp.join(ann_dir, TEST_BOXES_FILE))
     summary = {split: dict(takes=0, frames=0, hands=0, right=0, left=0)
                for split in SPLITS}
-    with (Pool(workers, initializer=_init_worker) if workers > 1 else
-          nullcontext()) as pool:
+    # spawn, not fork: a forked child of a process whose OpenCV/OpenMP thread
+    # pools already ran can deadlock in its first cv2 call.
+    with (get_context('spawn').Pool(workers, initializer=_init_worker)
+          if workers > 1 else nullcontext()) as pool:
         results = (pool.imap(generate_take, specs) if pool is not None else
                    map(generate_take, specs))
         for result in tqdm(results, total=num_takes, disable=not progress,

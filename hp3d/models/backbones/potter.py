@@ -20,7 +20,7 @@ layer-scaled branches in one ``addcmul`` and turns each nearest up-sampling +
 3x3 conv into one 2x2 conv at the low resolution (:class:`PatchSplit`).
 """
 import os.path as osp
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -165,9 +165,8 @@ class PoolAttn(nn.Module):
         embed = embed.reshape(B, H * W, C).transpose(1, 2).reshape(B, C, H, W)
         return patch, embed
 
-    def _mix_fast(self, x: Tensor) -> Tuple[Tensor, Tensor]:
+    def _embed_fast(self, x: Tensor) -> Tensor:
         B, C, H, W = x.shape
-        patch = pool_last_dim(x, POOL_SIZE) @ pool_dim(x, 2, POOL_SIZE)
         # channel c = g * (C/G) + j: the per-pixel (G, C/G) matrices E in
         # channels-first layout, (B, G, C/G, H*W), so no pixel moves
         cg = C // EMBED_GROUPS
@@ -188,24 +187,47 @@ class PoolAttn(nn.Module):
         embed = left[:, :, :1] * right[:, None, 0]
         for i in range(1, left.shape[2]):
             embed = embed.addcmul_(left[:, :, i:i + 1], right[:, None, i])
-        return patch, embed.reshape(B, C, H, W)
+        return embed.reshape(B, C, H, W)
+
+    def _add_patch_conv_fast(self, x: Tensor, out: Tensor) -> Tensor:
+        """``out + proj0(P_w(x) @ P_h(x))`` as one batched GEMM.
+
+        The product has rank 4 per channel, and so does its depth-wise 3x3
+        conv: ``sum_dy (P_w(x) shifted by dy) @ (P_h(x) filtered by the
+        kernel's row dy along W)``, zero beyond the border as the conv's
+        padding. Stacking the three shifts (and a ones column against the
+        bias) makes it one (H, 13) @ (13, W) product per channel, added to
+        ``out`` by ``baddbmm``: neither the product nor the conv's input or
+        output is ever materialised.
+        """
+        B, C, H, W = x.shape
+        cols = F.pad(pool_last_dim(x, POOL_SIZE), (0, 0, 1, 1))  # (B,C,H+2,4)
+        left = torch.cat([cols[:, :, dy:dy + H] for dy in range(3)] +
+                         [x.new_ones(B, C, H, 1)], dim=3)
+        # each kernel row dy filters the rows of P_h(x) along W: a depth-wise
+        # (1, 3) conv with 3 outputs per channel, ordered (c, dy)
+        kernel_rows = self.proj0.weight.reshape(3 * C, 1, 1, 3)
+        right = F.conv2d(pool_dim(x, 2, POOL_SIZE), kernel_rows, padding=(0, 1),
+                         groups=C)  # (B, 3C, 4, W)
+        bias = self.proj0.bias[None, :, None, None].expand(B, C, 1, W)
+        right = torch.cat([right.reshape(B, C, 3 * POOL_SIZE, W), bias], dim=2)
+        out = torch.baddbmm(out.reshape(B * C, H, W),
+                            left.reshape(B * C, H, -1),
+                            right.reshape(B * C, -1, W))
+        return out.reshape(B, C, H, W)
 
     def forward(self, x: Tensor) -> Tensor:
         """(B, C, H, W) -> (B, C, H, W)."""
         if self.impl == 'reference':
             patch, embed = self._mix_reference(x)
+            out = self.proj0(patch) + self.proj1(embed)
         else:
-            patch, embed = self._mix_fast(x)
-        out = self.norm(self.proj0(patch) + self.proj1(embed))
-        return self.proj2(out)
+            out = self._add_patch_conv_fast(x, self.proj1(self._embed_fast(x)))
+        return self.proj2(self.norm(out))
 
 
 def conv1x1_as_matmul(x: Tensor, conv: nn.Conv2d) -> Tensor:
-    """A 1x1 ``conv`` of (B, C, H, W) ``x`` as one batched GEMM.
-
-    On CPU this beats the 1x1 convolution on channels-first input, which
-    re-lays out its operands on every call.
-    """
+    """A 1x1 ``conv`` of (B, C, H, W) ``x`` as one batched GEMM."""
     B, C, H, W = x.shape
     weight = conv.weight.reshape(conv.out_channels, C)
     out = torch.baddbmm(conv.bias[:, None], weight.expand(B, -1, -1),
@@ -220,9 +242,14 @@ class Mlp(nn.Module):
         dim (int): Input and output channels C.
         hidden_dim (int): Hidden channels.
         drop (float): Dropout rate.
-        impl (str): ``'fast'`` runs the 1x1 convs as GEMMs
-            (:func:`conv1x1_as_matmul`); ``'reference'`` as convs.
+        impl (str): ``'fast'`` runs the 1x1 convs of large maps as GEMMs
+            (:func:`conv1x1_as_matmul`); ``'reference'`` always as convs.
     """
+
+    # On CPU, per-sample GEMMs beat the 1x1 conv on channels-first maps of
+    # 28x28 and more (1.3-1.8x, batch 16, training and inference), and lose on
+    # 7x7 maps, where the conv's batched weight gradient wins (2x).
+    min_matmul_pixels = 28 * 28
 
     def __init__(self, dim: int, hidden_dim: int, drop: float = 0.0,
                  impl: str = 'fast') -> None:
@@ -239,8 +266,16 @@ class Mlp(nn.Module):
         if self.impl == 'reference':
             x = self.drop(self.act(self.fc1(x)))
             return self.drop(self.fc2(x))
-        x = self.drop(self.act(conv1x1_as_matmul(x, self.fc1)))
-        return self.drop(conv1x1_as_matmul(x, self.fc2))
+        if x.shape[-2] * x.shape[-1] < self.min_matmul_pixels:
+            fc1, fc2 = self.fc1, self.fc2
+        else:
+            fc1 = partial(conv1x1_as_matmul, conv=self.fc1)
+            fc2 = partial(conv1x1_as_matmul, conv=self.fc2)
+        # in-place dropout: neither GELU's nor a conv's backward needs its
+        # output, so the masked copy (a full hidden map) is never allocated
+        p, train = self.drop.p, self.training
+        x = F.dropout(self.act(fc1(x)), p, train, inplace=True)
+        return F.dropout(fc2(x), p, train, inplace=True)
 
 
 class PoolAttnBlock(nn.Module):
@@ -253,7 +288,8 @@ class PoolAttnBlock(nn.Module):
         drop_path (float): Stochastic depth rate of both branches.
         layer_scale_init (float): Initial value of the layer scales.
         impl (str): ``'fast'`` or ``'reference'`` token mixer and MLP; the
-            fast block also adds each scaled branch in one ``addcmul``.
+            fast block also adds each scaled (and stochastic-depth masked)
+            branch in one ``addcmul``.
     """
 
     def __init__(self, dim: int, mlp_ratio: float, drop: float = 0.0,
@@ -271,10 +307,12 @@ class PoolAttnBlock(nn.Module):
 
     def _add_branch(self, x: Tensor, scale: Tensor, branch: Tensor) -> Tensor:
         scale = scale[:, None, None]
-        if self.impl == 'fast' and not (self.training
-                                        and self.drop_path.drop_prob > 0):
-            return torch.addcmul(x, scale, branch)
-        return x + self.drop_path(scale * branch)
+        if self.impl == 'reference':
+            return x + self.drop_path(scale * branch)
+        # stochastic depth's per-sample mask folded into a (B, C, 1, 1) scale:
+        # one pass over the map instead of three
+        scale = self.drop_path(scale.expand(x.shape[0], -1, -1, -1))
+        return torch.addcmul(x, scale, branch)
 
     def forward(self, x: Tensor) -> Tensor:
         """(B, C, H, W) -> (B, C, H, W)."""

@@ -37,8 +37,8 @@ train_dataloader = dict(batch_size=32, num_workers=2,
 val_dataloader = dict(num_workers=2, dataset=dict(pipeline=test_pipeline))
 test_dataloader = dict(num_workers=2, dataset=dict(pipeline=test_pipeline))
 
-train_cfg = dict(max_epochs=12)
+train_cfg = dict(max_epochs=6)
 optim_wrapper = dict(optimizer=dict(type='Adam', lr=1e-3))
 param_scheduler = [
-    dict(type='CosineAnnealingLR', T_max=12, eta_min=1e-5, by_epoch=True)
+    dict(type='CosineAnnealingLR', T_max=6, eta_min=1e-5, by_epoch=True)
 ]
