@@ -9,7 +9,8 @@ from hp3d.codecs import DEFAULT_JOINT_STATS_FILE, Pose3DCodec
 from hp3d.datasets.metainfo import MIRROR_AXIS
 from hp3d.registry import KEYPOINT_CODECS
 
-SHARED_STATS = '/work/shared/fixtures/egoexo4d/real_joint_stats_mm.json'
+SHARED_STATS = os.path.join(os.path.dirname(__file__), '..', 'data',
+                            'egoexo4d_public', 'real_joint_stats_mm.json')
 
 
 def random_hands(n, seed=0):
@@ -23,9 +24,8 @@ def random_hands(n, seed=0):
 def test_shipped_table_is_the_official_one():
     with open(DEFAULT_JOINT_STATS_FILE) as f:
         shipped = json.load(f)
-    if os.path.isfile(SHARED_STATS):
-        with open(SHARED_STATS) as f:
-            assert json.load(f) == shipped
+    with open(SHARED_STATS) as f:
+        assert json.load(f) == shipped
     codec = Pose3DCodec()
     assert codec.stats_file == DEFAULT_JOINT_STATS_FILE
     np.testing.assert_allclose(codec.mean_mm[1], [-3.950165, -0.86685377,

@@ -19,7 +19,8 @@ from hp3d.datasets.metainfo import HAND_METAINFO
 from hp3d.registry import DATASETS
 
 DATA = osp.join(osp.dirname(__file__), '..', 'data', 'egoexo4d')
-PUBLIC_TEST = '/work/shared/fixtures/egoexo4d/ego_pose_gt_anno_test_public.json'
+PUBLIC_TEST = osp.join(osp.dirname(__file__), '..', 'data', 'egoexo4d_public',
+                       'ego_pose_gt_anno_test_public.json')
 SAMPLE_KEYS = {
     'sample_idx', 'img_path', 'take_uid', 'take_name', 'frame_number', 'hand',
     'is_left', 'bbox', 'keypoints_2d', 'keypoints_3d', 'keypoints_valid',

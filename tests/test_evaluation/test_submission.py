@@ -1,4 +1,5 @@
 import json
+import os.path as osp
 
 import numpy as np
 import pytest
@@ -10,7 +11,8 @@ from hp3d.evaluation.submission import (
     write_json_atomic,
 )
 
-PUBLIC_TEST = '/work/shared/fixtures/egoexo4d/ego_pose_gt_anno_test_public.json'
+PUBLIC_TEST = osp.join(osp.dirname(__file__), '..', 'data', 'egoexo4d_public',
+                       'ego_pose_gt_anno_test_public.json')
 
 
 def test_build_submission_layout():

@@ -4,7 +4,7 @@ Run after changing the hand model; paste the printed values into
 ``hp3d/datasets/synthetic/pose_prior.py`` (``PosePrior`` defaults).
 
     python tools/dataset_converters/calibrate_synthetic_prior.py \
-        --boxes-ref /work/shared/fixtures/egoexo4d/ego_pose_gt_anno_test_public.json \
+        --boxes-ref tests/data/egoexo4d_public/ego_pose_gt_anno_test_public.json \
         --out work_dirs/pose_prior.json
 
 Two stages, both on i.i.d. poses (the generator's marginal distribution):

@@ -7,8 +7,8 @@ file (e.g. the public test file). Works on real downloads and synthetic sets.
 
     python tools/dataset_converters/joint_stats_report.py \
         data/synthetic_egoexo4d/annotations/ego_pose_gt_anno_train_public.json \
-        --real-stats /work/shared/fixtures/egoexo4d/real_joint_stats_mm.json \
-        --boxes-ref /work/shared/fixtures/egoexo4d/ego_pose_gt_anno_test_public.json
+        --real-stats tests/data/egoexo4d_public/real_joint_stats_mm.json \
+        --boxes-ref tests/data/egoexo4d_public/ego_pose_gt_anno_test_public.json
 """
 import argparse
 import json
