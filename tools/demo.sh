@@ -19,7 +19,8 @@ run_pipeline() {  # name config
     best=$(ls -t "$work"/best_*.pth | head -n 1)
     "$PY" tools/test.py "$config" "$best" --work-dir "$work/test" \
         --dump-submission "$work/predictions.json" --show-dir "$work/vis"
-    "$PY" tools/analysis_tools/plot_curves.py "$work" --out "$work/curves.png"
+    "$PY" tools/analysis_tools/plot_curves.py "$work" --keys loss egoexo4d/MPJPE egoexo4d/PA-MPJPE \
+        --out "$work/curves.png"
 }
 
 run_pipeline lifting configs/lifting/lifting_pose-transformer-d32l4_1xb64-30e_synthetic-gt2d.py

@@ -13,8 +13,15 @@ import torch
 from torch import nn
 
 from hp3d.models.backbones import PoolAttnFormerHR
-from hp3d.models.backbones.potter import Mlp, PatchSplit, PoolAttn, PoolAttnBlock
+from hp3d.models.backbones.potter import (
+    Mlp,
+    PatchSplit,
+    PoolAttn,
+    PoolAttnBlock,
+    adaptive_pool_matrix,
+)
 from hp3d.models.heads import Pose3DVolumeHead
+from hp3d.models.heads.pose3d_volume_head import VolumeStats, volume_stats
 
 RTOL = 1e-5
 # gradients whose float32 value is ill-conditioned (see module docstring)
@@ -91,7 +98,8 @@ def test_block_train_mode_with_dropout(height, width):
     stochastic depth drawing the same masks as the reference."""
     ref, fast = twins(lambda impl: PoolAttnBlock(
         64, 2, drop=0.3, drop_path=0.5, impl=impl))
-    ref.train(), fast.train()
+    ref.train()
+    fast.train()
     compare_forward_backward(ref, fast, torch.randn(4, 64, height, width))
     assert (28 * 30 >= Mlp.min_matmul_pixels) and (9 * 7 < Mlp.min_matmul_pixels)
 
@@ -102,6 +110,19 @@ def test_patch_split_subpixel_conv(height, width, with_norm):
     ref, fast = twins(lambda impl: PatchSplit(48, 24, with_norm, impl=impl))
     assert min(height, width) >= fast.min_subpixel_size  # the 2x2 conv path
     compare_forward_backward(ref, fast, torch.randn(2, 48, height, width))
+
+
+def test_inference_mode_then_training():
+    """Pooling matrices first built under inference_mode serve autograd."""
+    adaptive_pool_matrix.cache_clear()
+    model = PoolAttnFormerHR(return_low_res=True)
+    x = torch.randn(1, 3, 64, 64)
+    with torch.inference_mode():
+        model.eval()(x)
+    out, low_res = model.train()(x)
+    (out.sum() + low_res.sum()).backward()
+    assert model.basic_stream.network[6][0].token_mixer.proj1.weight.grad \
+        is not None
 
 
 def test_backbone():
@@ -134,3 +155,43 @@ def test_head_default_size_inference():
     feats = torch.randn(1, 64, 56, 56)
     with torch.inference_mode():
         assert_rel_close(fast.eval()(feats), ref.eval()(feats), 'output')
+
+
+@pytest.mark.filterwarnings('ignore::torch.jit.TracerWarning',
+                            'ignore::FutureWarning')
+def test_traced_head_uses_batched_stats():
+    """Tracing (ONNX export, FLOP counting) takes the batched graph, which
+    keeps the batch axis dynamic and equals the per-sample Function."""
+    torch.manual_seed(0)
+    head = small_head('fast').eval()
+    feats = torch.randn(2, 64, 12, 10)
+    with torch.no_grad():
+        traced = torch.jit.trace(head, feats)
+        feats3 = torch.randn(3, 64, 12, 10)
+        assert_rel_close(traced(feats3), head(feats3), 'traced')
+    args = (feats.reshape(2, 64, -1), torch.randn(21 * 8, 64), torch.randn(21 * 8),
+            21, 8, 12)
+    for got, expected in zip(volume_stats(*args), VolumeStats.apply(*args)):
+        assert_rel_close(got, expected)
+
+
+# tracing notes about Python ints from shapes and skipped constant folding
+@pytest.mark.filterwarnings('ignore::torch.jit.TracerWarning',
+                            'ignore::DeprecationWarning', 'ignore::UserWarning')
+@pytest.mark.parametrize('dim,size', [(64, 7), (320, 14)])
+def test_pool_attn_onnx_dynamic_batch(tmp_path, dim, size):
+    """The fast token mixer exports with a dynamic batch axis (pooling
+    matrices as constants, no broadcasting matmul)."""
+    ort = pytest.importorskip('onnxruntime')
+    adaptive_pool_matrix.cache_clear()  # built while tracing, as in export
+    torch.manual_seed(0)
+    module = PoolAttn(dim).eval()
+    path = str(tmp_path / 'pool_attn.onnx')
+    with torch.no_grad():
+        torch.onnx.export(module, (torch.randn(2, dim, size, size), ), path,
+                          input_names=['x'], output_names=['y'],
+                          dynamic_axes={'x': {0: 'B'}, 'y': {0: 'B'}},
+                          opset_version=17, dynamo=False)
+        x = torch.randn(3, dim, size, size)
+        got, = ort.InferenceSession(path).run(None, {'x': x.numpy()})
+        assert_rel_close(torch.from_numpy(got), module(x), 'onnx')

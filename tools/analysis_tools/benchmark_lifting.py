@@ -34,6 +34,7 @@ from typing import Callable, Dict, List
 import torch
 from mmengine import Config
 from mmengine.dataset import DefaultSampler, default_collate
+from mmengine.registry import init_default_scope
 from torch.utils.data import DataLoader
 
 from hp3d.codecs import LiftingCodec
@@ -153,10 +154,11 @@ def main() -> None:
     parser.add_argument('--out', help='write the results as JSON here')
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    init_default_scope('hp3d')
 
     if args.make_data and not osp.exists(osp.join(args.data_root, TRAIN_ANN)):
         from hp3d.datasets.synthetic import generate_dataset
-        generate_dataset(args.data_root, num_takes=290, frames_per_take=80,
+        generate_dataset(args.data_root, num_takes=200, frames_per_take=80,
                          seed=0, workers=os.cpu_count(), write_images=False)
 
     paths = loaders(args.data_root)

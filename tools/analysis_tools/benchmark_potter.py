@@ -18,10 +18,11 @@ before it (CPU: ``/proc/self/clear_refs`` + ``VmHWM``, after ``malloc_trim``)
 or ``torch.cuda.max_memory_allocated`` (CUDA). bf16 runs under
 ``torch.autocast``; ``--compile`` adds ``torch.compile``d variants.
 
-Example::
+Example (docs/benchmarks_potter.md has the recorded runs)::
 
-    OMP_NUM_THREADS=2 python tools/analysis_tools/benchmark_potter.py \\
-        --batch-sizes 1 16 --repeats 3 --out work_dirs/benchmark_potter.json
+    OMP_NUM_THREADS=1 python tools/analysis_tools/benchmark_potter.py \\
+        --threads 1 --batch-sizes 1 16 64 --train-batch-sizes 1 16 \\
+        --repeats 3 --out work_dirs/benchmark_potter.json
 """
 import argparse
 import ctypes
@@ -46,6 +47,11 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--batch-sizes', type=int, nargs='+',
                         default=[1, 16, 64])
+    parser.add_argument('--train-batch-sizes', type=int, nargs='+',
+                        default=None,
+                        help='batch sizes of the train step (default: '
+                        '--batch-sizes); the reference needs ~0.45 GB of '
+                        'activations per image to train')
     parser.add_argument('--modes', nargs='+', default=['infer', 'train'],
                         choices=['infer', 'train'])
     parser.add_argument('--dtypes', nargs='+', default=['float32', 'bfloat16'],
@@ -239,7 +245,10 @@ def main() -> None:
     models = build_models(args, device)
     rows = []
     for mode in args.modes:
-        for batch in args.batch_sizes:
+        batches = args.batch_sizes
+        if mode == 'train' and args.train_batch_sizes:
+            batches = args.train_batch_sizes
+        for batch in batches:
             for dtype_name in args.dtypes:
                 res = bench_config(models, mode, batch, dtype_name, args,
                                    device)

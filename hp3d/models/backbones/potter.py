@@ -54,13 +54,18 @@ def adaptive_pool_matrix(in_size: int, out_size: int, dtype: torch.dtype,
     ``nn.AdaptiveAvgPool1d(out_size)`` does (bins may overlap or repeat).
     Cached: the few sizes of a model are built once per dtype and device.
     """
-    rows = torch.zeros(out_size, in_size, dtype=torch.float64)
+    rows = []
     for i in range(out_size):
         # the bins of torch's adaptive average pooling
         start = (i * in_size) // out_size
         end = -((-(i + 1) * in_size) // out_size)
-        rows[i, start:end] = 1.0 / (end - start)
-    return rows.to(device=device, dtype=dtype)
+        rows.append([1.0 / (end - start) if start <= j < end else 0.0
+                     for j in range(in_size)])
+    # built from Python numbers: a constant when traced (ONNX export), and a
+    # normal tensor even when first asked for under inference_mode, so the
+    # cached matrix can serve autograd later
+    with torch.inference_mode(False):
+        return torch.tensor(rows, dtype=dtype, device=device)
 
 
 def pool_last_dim(x: Tensor, out_size: int) -> Tensor:
@@ -74,7 +79,17 @@ def pool_last_dim(x: Tensor, out_size: int) -> Tensor:
         return x
     if size % out_size == 0:
         return x.unflatten(-1, (out_size, size // out_size)).mean(-1)
-    return x @ adaptive_pool_matrix(size, out_size, x.dtype, x.device).t()
+    pool = adaptive_pool_matrix(size, out_size, x.dtype, x.device)
+    return (x.reshape(-1, size) @ pool.t()).reshape(*x.shape[:-1], out_size)
+
+
+def pool_matmul(pool: Tensor, x: Tensor) -> Tensor:
+    """``pool @ x`` for a (O, S) matrix and (N, S, R) ``x``, as one ``bmm``.
+
+    Spelled out because ``torch.matmul``'s own broadcasting of a 2D left
+    operand traces to reshapes that break a dynamic batch axis in ONNX.
+    """
+    return torch.bmm(pool.expand(x.shape[0], -1, -1), x)
 
 
 def pool_dim(x: Tensor, dim: int, out_size: int) -> Tensor:
@@ -88,10 +103,10 @@ def pool_dim(x: Tensor, dim: int, out_size: int) -> Tensor:
         return x
     if size % out_size == 0:
         return x.unflatten(dim, (out_size, size // out_size)).mean(dim + 1)
-    lead, rest = x.shape[:dim], x.shape[dim + 1:]
     pool = adaptive_pool_matrix(size, out_size, x.dtype, x.device)
-    out = pool @ x.reshape(*lead, size, -1)
-    return out.reshape(*lead, out_size, *rest)
+    rest = x.shape[dim + 1:]
+    out = pool_matmul(pool, x.reshape(-1, size, rest.numel()))
+    return out.reshape(*x.shape[:dim], out_size, *rest)
 
 
 class GroupNorm1(nn.GroupNorm):
@@ -176,8 +191,8 @@ class PoolAttn(nn.Module):
             # (E P_c^T)(P_g E) = E (P_c^T P_g E): a (C/G, C/G) factor per pixel
             # takes C/G < 4 products instead of 4
             pool = adaptive_pool_matrix(cg, POOL_SIZE, x.dtype, x.device)
-            right = (pool.t() @ rows.reshape(B, POOL_SIZE, -1)).reshape(
-                B, cg, cg, H * W)
+            right = pool_matmul(pool.t(), rows.reshape(B, POOL_SIZE, -1))
+            right = right.reshape(B, cg, cg, H * W)
             left = groups
         else:
             left = pool_dim(groups, 2, POOL_SIZE)  # (B, G, 4, H*W)
@@ -204,13 +219,16 @@ class PoolAttn(nn.Module):
         cols = F.pad(pool_last_dim(x, POOL_SIZE), (0, 0, 1, 1))  # (B,C,H+2,4)
         left = torch.cat([cols[:, :, dy:dy + H] for dy in range(3)] +
                          [x.new_ones(B, C, H, 1)], dim=3)
-        # each kernel row dy filters the rows of P_h(x) along W: a depth-wise
-        # (1, 3) conv with 3 outputs per channel, ordered (c, dy)
-        kernel_rows = self.proj0.weight.reshape(3 * C, 1, 1, 3)
-        right = F.conv2d(pool_dim(x, 2, POOL_SIZE), kernel_rows, padding=(0, 1),
-                         groups=C)  # (B, 3C, 4, W)
-        bias = self.proj0.bias[None, :, None, None].expand(B, C, 1, W)
-        right = torch.cat([right.reshape(B, C, 3 * POOL_SIZE, W), bias], dim=2)
+        # each kernel row dy filters the rows of P_h(x) along W (small maps:
+        # nine multiply-adds over (B, C, 4, W))
+        rows = F.pad(pool_dim(x, 2, POOL_SIZE), (1, 1))  # (B, C, 4, W + 2)
+        kernel = self.proj0.weight[None, :, 0, :, :, None, None]
+        right = [
+            sum(kernel[:, :, dy, dx] * rows[..., dx:dx + W] for dx in range(3))
+            for dy in range(3)
+        ]
+        right.append(self.proj0.bias[None, :, None, None].expand(B, C, 1, W))
+        right = torch.cat(right, dim=2)  # (B, C, 13, W)
         out = torch.baddbmm(out.reshape(B * C, H, W),
                             left.reshape(B * C, H, -1),
                             right.reshape(B * C, -1, W))
@@ -393,7 +411,9 @@ class PatchSplit(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """(B, C_in, H, W) -> (B, C_out, 2H, 2W)."""
-        if self.impl == 'fast' and min(x.shape[-2:]) >= self.min_subpixel_size:
+        # ONNX needs a convolution's weight as a constant, not computed
+        if (self.impl == 'fast' and not torch.onnx.is_in_onnx_export()
+                and min(x.shape[-2:]) >= self.min_subpixel_size):
             x = self._subpixel_conv(x)
         else:
             x = self.proj(F.interpolate(x, scale_factor=2, mode='nearest'))

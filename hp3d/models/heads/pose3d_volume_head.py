@@ -11,13 +11,14 @@ three marginals (lengths W, H, D) per joint, and regresses (K, 3) from them with
 a small MLP.
 
 ``impl='reference'`` builds the volume exactly as the official code.
-``impl='fast'`` (default) computes the same function with a single volume-sized
-tensor per sample, kept for backward only when training: the first joint conv
-is linear, so it is folded into the conv that creates the volume; the last joint conv and the GroupNorm's affine map
-commute with the sums, so only GELU(volume)'s marginals and per-joint
-mean/variance are needed. These are computed per sample (one GEMM, GELU and
-a few reductions on a cache-sized block) by :class:`VolumeStats`, whose
-closed-form backward needs only the pre-activation volume.
+``impl='fast'`` (default) computes the same function with a single
+volume-sized tensor per sample, kept for backward only when training: the
+first joint conv is linear, so it is folded into the conv that creates the
+volume; the last joint conv and the GroupNorm's affine map commute with the
+sums, so only GELU(volume)'s marginals and per-joint mean/variance are needed.
+These are computed per sample (one GEMM, GELU and a few reductions on a
+cache-sized block) by :class:`VolumeStats`, whose closed-form backward needs
+only the pre-activation volume. The 1x1 conv before the volume runs as a GEMM.
 """
 from typing import Dict, Sequence, Tuple, Union
 
@@ -27,10 +28,28 @@ from mmengine.model import BaseModule
 from torch import Tensor, nn
 from torch.autograd.function import once_differentiable
 
+from hp3d.models.backbones.potter import conv1x1_as_matmul
 from hp3d.registry import KEYPOINT_CODECS, MODELS
 from hp3d.utils import ConfigType, OptMultiConfig, build_module
 
 IMPLS = ('fast', 'reference')
+
+
+def volume_stats(feats: Tensor, weight: Tensor, bias: Tensor, num_joints: int,
+                 depth: int, height: int) -> Tuple[Tensor, ...]:
+    """What :class:`VolumeStats` computes, as one batched graph.
+
+    For tracing (``torch.jit.trace``, ONNX export, FLOP counting): plain ops,
+    no per-sample loop (the batch stays a dynamic axis), at the price of the
+    whole (B, K * D, H * W) volume in memory.
+    """
+    B = feats.shape[0]
+    act = F.gelu(torch.matmul(weight, feats) + bias[:, None])
+    act = act.reshape(B, num_joints, depth, height, -1)
+    sum_w = act.sum(-1)  # (B, K, D, H)
+    mean = sum_w.sum((2, 3)) / act[0, 0].numel()
+    var = (act - mean[..., None, None, None]).square().mean((2, 3, 4))
+    return sum_w.sum(-1), sum_w.sum(2), act.sum((2, 3)), mean, var
 
 
 class VolumeStats(torch.autograd.Function):
@@ -216,8 +235,12 @@ class Pose3DVolumeHead(BaseModule):
         B, _, H, W = feats.shape
         K, D = self.num_joints, self.depth_size
         weight, bias = self._folded_volume_conv()
-        sum_hw, sum_dw, sum_dh, mean, var = VolumeStats.apply(
-            feats.reshape(B, -1, H * W), weight, bias, K, D, H)
+        args = (feats.reshape(B, -1, H * W), weight, bias, K, D, H)
+        if torch.jit.is_tracing() or torch.onnx.is_in_onnx_export():
+            stats = volume_stats(*args)
+        else:
+            stats = VolumeStats.apply(*args)
+        sum_hw, sum_dw, sum_dh, mean, var = stats
         # GroupNorm(K) is an affine map per (sample, joint): scale * x + shift
         scale = self.joint_norm.weight * torch.rsqrt(var + self.joint_norm.eps)
         shift = self.joint_norm.bias - mean * scale
@@ -247,10 +270,11 @@ class Pose3DVolumeHead(BaseModule):
                 f'Pose3DVolumeHead built for {self.heatmap_size} features '
                 f'(heatmap_size) got {tuple(feats.shape[-2:])}; set '
                 f'heatmap_size to the input size / 4')
-        x = self.feat_norm(F.gelu(self.feat_conv(feats)))
         if self.impl == 'reference':
+            x = self.feat_norm(F.gelu(self.feat_conv(feats)))
             marginals = self._marginals_reference(x)
         else:
+            x = self.feat_norm(F.gelu(conv1x1_as_matmul(feats, self.feat_conv)))
             marginals = self._marginals_fast(x)
         x = self.reg_norm(F.relu(self.reg_fc1(marginals)))
         return self.reg_fc2(x)
@@ -284,4 +308,4 @@ class Pose3DVolumeHead(BaseModule):
         return self.codec.decode(self.forward(feats))
 
 
-__all__ = ['Pose3DVolumeHead', 'VolumeStats']
+__all__ = ['Pose3DVolumeHead', 'VolumeStats', 'volume_stats']
