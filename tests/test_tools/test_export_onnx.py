@@ -72,11 +72,6 @@ def test_lifting_model_with_validity_input(tmp_path, capsys):
         assert np.abs(got_moved[~valid] - got[~valid]).max() > 1e-3
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason='PoolAttnFormerHR (fast pooling reads sizes as traced tensors) and '
-    'Pose3DVolumeHead (fast path: a per-sample autograd.Function) do not '
-    'trace with a dynamic batch yet; requested from their owners')
 def test_image_model_folds_the_data_preprocessor(tmp_path):
     code, model, session = _export(TINY_POTTER_CONFIG, tmp_path, seed=6)
     assert code == 0
