@@ -5,6 +5,7 @@ Importing this package allow-lists the globals mmengine checkpoints need for
 through :func:`load_local_checkpoint` (see docs/reliability.md).
 """
 from .atomic_io import replace_atomically, write_text_atomic
+from .config_errors import explain_unknown_type, registered_names
 from .dist import init_cpu_dist
 from .hooks import AtomicCheckpointHook, NaNGuardHook
 from .loops import ResumableEpochBasedTrainLoop
@@ -24,5 +25,6 @@ __all__ = [
     'NaNGuardHook', 'SAFE_GLOBALS', 'UnsafeCheckpointError',
     'load_local_checkpoint', 'register_safe_globals', 'init_cpu_dist',
     'get_rng_state', 'set_rng_state', 'preserved_rng_state',
-    'replace_atomically', 'write_text_atomic'
+    'replace_atomically', 'write_text_atomic', 'explain_unknown_type',
+    'registered_names'
 ]

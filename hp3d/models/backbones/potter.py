@@ -244,6 +244,22 @@ class PoolAttn(nn.Module):
         return self.proj2(self.norm(out))
 
 
+def dropout_(x: Tensor, p: float, training: bool) -> Tensor:
+    """In-place dropout of ``x`` with a bool mask.
+
+    The same Bernoulli draws as ``F.dropout`` (same generator calls in the
+    same element order), but sampled into bools: faster on CPU than the
+    float mask ``F.dropout`` draws, and a 4x smaller tensor to keep for
+    backward.
+    """
+    if not training or p == 0.0:
+        return x
+    if p == 1.0:
+        return x.mul_(0.0)
+    keep = torch.empty_like(x, dtype=torch.bool).bernoulli_(1.0 - p)
+    return x.mul_(keep).mul_(1.0 / (1.0 - p))
+
+
 def conv1x1_as_matmul(x: Tensor, conv: nn.Conv2d) -> Tensor:
     """A 1x1 ``conv`` of (B, C, H, W) ``x`` as one batched GEMM."""
     B, C, H, W = x.shape
@@ -292,8 +308,8 @@ class Mlp(nn.Module):
         # in-place dropout: neither GELU's nor a conv's backward needs its
         # output, so the masked copy (a full hidden map) is never allocated
         p, train = self.drop.p, self.training
-        x = F.dropout(self.act(fc1(x)), p, train, inplace=True)
-        return F.dropout(fc2(x), p, train, inplace=True)
+        x = dropout_(self.act(fc1(x)), p, train)
+        return dropout_(fc2(x), p, train)
 
 
 class PoolAttnBlock(nn.Module):

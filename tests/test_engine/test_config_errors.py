@@ -1,0 +1,41 @@
+import pytest
+from mmengine.registry import init_default_scope
+
+from hp3d.engine import explain_unknown_type, registered_names
+from hp3d.registry import MODELS, TRANSFORMS
+
+
+def _error(registry, cfg):
+    init_default_scope('hp3d')
+    with pytest.raises(KeyError) as info:
+        registry.build(cfg)
+    return info.value
+
+
+def test_typo_gets_the_closest_registered_names():
+    error = explain_unknown_type(_error(MODELS, dict(type='PoseTransfomer')))
+    message = str(error.args[0])
+    assert "Unknown type 'PoseTransfomer' in the hp3d::model registry" in message
+    assert 'PoseTransformer' in message.split('closest registered names:')[1]
+
+
+def test_names_come_from_the_registry_and_its_parents():
+    names = registered_names(TRANSFORMS)
+    assert 'TopdownAffine' in names  # hp3d
+    assert 'LoadImageFromFile' in names  # mmcv, registered in mmengine's root
+
+
+def test_no_close_name_points_at_custom_imports():
+    error = explain_unknown_type(_error(TRANSFORMS, dict(type='Zzzzqqq')))
+    assert 'custom_imports' in str(error.args[0])
+
+
+def test_other_key_errors_pass_through():
+    error = KeyError('target')
+    assert explain_unknown_type(error) is error
+
+
+def test_wrong_argument_names_the_component():
+    init_default_scope('hp3d')
+    with pytest.raises(TypeError, match='PoseTransformer.*depht'):
+        MODELS.build(dict(type='PoseTransformer', depht=3))
