@@ -195,3 +195,20 @@ def test_pool_attn_onnx_dynamic_batch(tmp_path, dim, size):
         x = torch.randn(3, dim, size, size)
         got, = ort.InferenceSession(path).run(None, {'x': x.numpy()})
         assert_rel_close(torch.from_numpy(got), module(x), 'onnx')
+
+
+def test_bf16_autocast_forward_backward():
+    """Both paths run under CPU bf16 autocast and agree to bf16 precision."""
+    outs = []
+    for impl in ('reference', 'fast'):
+        torch.manual_seed(0)
+        head = Pose3DVolumeHead(codec=UnitCodec(), loss=nn.MSELoss(),
+                                depth_size=8, heatmap_size=(8, 8), impl=impl)
+        model = nn.Sequential(PoolAttnFormerHR(impl=impl), head)
+        x = torch.randn(2, 3, 32, 32, requires_grad=True)
+        with torch.autocast('cpu', dtype=torch.bfloat16):
+            out = model(x)
+        out.float().square().sum().backward()
+        assert torch.isfinite(x.grad).all()
+        outs.append(out.float().detach())
+    assert_rel_close(outs[1], outs[0], 'bf16 output', rtol=5e-2)

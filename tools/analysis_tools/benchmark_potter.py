@@ -10,9 +10,10 @@ dtype:
   (dropout/stochastic depth as configured).
 
 The implementations alternate within every repeat (reference, fast, reference,
-...) so both see the same machine load; each timing is the per-batch minimum
-over the repeats, in wall-clock and in process CPU time (what the work costs
-the cores it ran on, less sensitive to other processes on a shared machine).
+...) so both see the same machine load; each timing is the best over the
+repeats (the median is reported too), in wall-clock and in process CPU time
+(what the work costs the cores it ran on, less sensitive to other processes on
+a shared machine).
 Peak memory is the step's resident-set high-water mark over the resident size
 before it (CPU: ``/proc/self/clear_refs`` + ``VmHWM``, after ``malloc_trim``)
 or ``torch.cuda.max_memory_allocated`` (CUDA). bf16 runs under
@@ -28,6 +29,7 @@ import argparse
 import ctypes
 import json
 import platform
+import statistics
 import sys
 import time
 from typing import Callable, Dict, List, Optional
@@ -207,6 +209,7 @@ def bench_config(models: Dict[str, nn.Module], mode: str, batch: int,
             results[name]['cpu_s'].append(t['cpu_s'])
     for r in results.values():
         r['img_per_s'] = batch / min(r['wall_s'])
+        r['img_per_s_median'] = batch / statistics.median(r['wall_s'])
         r['img_per_cpu_s'] = batch / min(r['cpu_s'])
     return results
 
@@ -223,18 +226,19 @@ def build_models(args: argparse.Namespace, device: torch.device
 
 
 def print_table(rows: List[Dict]) -> None:
-    header = (f'{"mode":<6}{"batch":>6} {"dtype":<9}{"impl":<19}'
-              f'{"img/s":>8}{"img/cpu-s":>10}{"ms/img":>9}{"peak MiB":>10}'
-              f'{"speed-up":>9}{"mem ratio":>10}')
+    header = (f'{"mode":<6}{"batch":>6} {"dtype":<9}{"impl":<16}'
+              f'{"img/s":>7}{"img/cpu-s":>10}{"ms/img":>8}{"peak MiB":>9}'
+              f'{"speed-up":>9}{"(median)":>9}{"(cpu)":>7}{"mem ratio":>10}')
     print(header)
     print('-' * len(header))
     for row in rows:
         peak = '-' if row['peak_mib'] is None else f"{row['peak_mib']:.0f}"
         mem = '-' if row['mem_ratio'] is None else f"{row['mem_ratio']:.2f}"
         print(f"{row['mode']:<6}{row['batch']:>6} {row['dtype']:<9}"
-              f"{row['impl']:<19}{row['img_per_s']:>8.2f}"
-              f"{row['img_per_cpu_s']:>10.2f}{1000 / row['img_per_s']:>9.1f}"
-              f"{peak:>10}{row['speedup']:>9.2f}{mem:>10}")
+              f"{row['impl']:<16}{row['img_per_s']:>7.2f}"
+              f"{row['img_per_cpu_s']:>10.2f}{1000 / row['img_per_s']:>8.1f}"
+              f"{peak:>9}{row['speedup']:>9.2f}{row['speedup_median']:>9.2f}"
+              f"{row['speedup_cpu']:>7.2f}{mem:>10}")
 
 
 def main() -> None:
@@ -260,12 +264,16 @@ def main() -> None:
                     rows.append(dict(
                         mode=mode, batch=batch, dtype=dtype_name, impl=name,
                         speedup=r['img_per_s'] / base['img_per_s'],
+                        speedup_median=(r['img_per_s_median'] /
+                                        base['img_per_s_median']),
                         speedup_cpu=r['img_per_cpu_s'] / base['img_per_cpu_s'],
                         mem_ratio=mem_ratio, **r))
                 print_table(rows[-len(res):])
                 print(flush=True)
-    print('All configurations (speed-up and memory ratio vs the same '
-          'configuration of impl=reference):')
+    print('All configurations. speed-up: best-of-repeats throughput over '
+          'impl=reference\'s in the same configuration; (median): of the '
+          'median repeats; (cpu): in process CPU time; mem ratio: of the peak '
+          'memory.')
     print_table(rows)
     if args.out:
         env = dict(torch=torch.__version__, device=str(device),

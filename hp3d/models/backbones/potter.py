@@ -11,13 +11,15 @@ to and from the official checkpoints and the pretrained loading they share.
 
 Two implementations compute the same function from the same state dict:
 ``impl='reference'`` follows the official code op by op (adaptive pools,
-(B, H*W, C) transposes, 1x1 convs) and is kept as the baseline that tests and
-``tools/analysis_tools/benchmark_potter.py`` compare against; ``impl='fast'``
-(default) replaces adaptive pools by reshape-means or pooling matrices, computes
-the embed-wise attention in place in channels-first layout (with a cheaper
-factor order when C/32 < 4), runs the MLP's 1x1 convs as GEMMs, adds the
+(B, H*W, C) transposes, 1x1 convs, nearest up-sampling) and is kept as the
+baseline that tests and ``tools/analysis_tools/benchmark_potter.py`` compare
+against; ``impl='fast'`` (default) pools by reshape-means or pooling matrices,
+computes the embed-wise attention in place in channels-first layout, fuses the
+patch-wise product with its depth-wise conv (:class:`PoolAttn`), runs the MLP's
+1x1 convs of large maps as GEMMs with in-place dropout (:class:`Mlp`), adds the
 layer-scaled branches in one ``addcmul`` and turns each nearest up-sampling +
 3x3 conv into one 2x2 conv at the low resolution (:class:`PatchSplit`).
+docs/benchmarks_potter.md has the measurements.
 """
 import os.path as osp
 from functools import lru_cache, partial
@@ -692,7 +694,7 @@ class PoolAttnFormerHR(BaseModule):
         self.low_res_norm = GroupNorm1(dims[-1])
         self.return_low_res = return_low_res
         self.low_res_norm.requires_grad_(return_low_res)
-        self.apply(_init_trunc_normal)
+        self.hr_stream.apply(_init_trunc_normal)  # the basic stream did its own
 
     def init_weights(self) -> None:
         """Load ``init_cfg``'s pretrained checkpoint if any, else mmengine."""

@@ -20,7 +20,7 @@ These are computed per sample (one GEMM, GELU and a few reductions on a
 cache-sized block) by :class:`VolumeStats`, whose closed-form backward needs
 only the pre-activation volume. The 1x1 conv before the volume runs as a GEMM.
 """
-from typing import Dict, Sequence, Tuple, Union
+from typing import Dict, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -147,7 +147,8 @@ class VolumeStats(torch.autograd.Function):
                 grad_act += g_dh[b][:, None, None, :]
                 grad_vol = torch.ops.aten.gelu_backward(
                     grad_act.reshape_as(volume), volume)
-                grad_w.addmm_(grad_vol, f_aug[b].t())
+                # not addmm_: under autocast the product may be bf16
+                grad_w += grad_vol @ f_aug[b].t()
                 grad_f.append(w_aug[:, :-1].t() @ grad_vol)
         ctx.volumes = None
         grad_f = torch.stack(grad_f) if ctx.needs_input_grad[0] else None
@@ -184,7 +185,7 @@ class Pose3DVolumeHead(BaseModule):
     """
 
     def __init__(self, codec: Union[ConfigType, object],
-                 loss: Union[ConfigType, nn.Module] = None,
+                 loss: Optional[Union[ConfigType, nn.Module]] = None,
                  in_channels: int = 64, feat_channels: int = 256,
                  num_joints: int = 21, depth_size: int = 56,
                  heatmap_size: Sequence[int] = (56, 56),

@@ -1,9 +1,11 @@
 import importlib.util
+import logging
 import os.path as osp
 import sys
 
 import pytest
 import torch
+from mmengine.logging import MMLogger
 from torch import nn
 
 from hp3d.models.backbones import PoolAttnFormer, PoolAttnFormerHR
@@ -208,7 +210,19 @@ def test_pretrained_cls_checkpoint_fills_hr_basic_stream(tmp_path):
     path = str(tmp_path / 'poolattnformer_s12.pth')
     cls_state = _random_cls_checkpoint(path)
     model = PoolAttnFormerHR(init_cfg=dict(type='Pretrained', checkpoint=path))
-    model.init_weights()
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger = MMLogger.get_current_instance()
+    logger.addHandler(handler)
+    try:
+        model.init_weights()
+    finally:
+        logger.removeHandler(handler)
+    messages = [r.getMessage() for r in records]
+    assert any('loaded 224 of 228 tensors' in m for m in messages), messages
+    assert any('4 checkpoint tensors not loaded' in m and 'head.weight' in m
+               for m in messages), messages
 
     report = load_matching_weights(model, path,
                                    target_prefixes=('', 'basic_stream.'))
