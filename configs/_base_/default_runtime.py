@@ -4,7 +4,8 @@ runner_type = 'Hp3dRunner'
 
 default_hooks = dict(
     timer=dict(type='IterTimerHook'),
-    logger=dict(type='LoggerHook', interval=50),
+    # mmengine's, with the test-metrics JSON written by rank 0 only
+    logger=dict(type='MainProcessLoggerHook', interval=50),
     param_scheduler=dict(type='ParamSchedulerHook'),
     checkpoint=dict(type='AtomicCheckpointHook', interval=1, max_keep_ckpts=3,
                     save_best='egoexo4d/MPJPE', rule='less'),

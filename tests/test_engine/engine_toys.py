@@ -205,7 +205,7 @@ def toy_cfg(work_dir: str, **overrides) -> dict:
             dict(type='MultiStepLR', milestones=[2], by_epoch=True),
         ],
         default_hooks=dict(
-            logger=dict(type='LoggerHook', interval=1),
+            logger=dict(type='MainProcessLoggerHook', interval=1),
             checkpoint=dict(type='AtomicCheckpointHook', interval=1)),
         custom_hooks=[dict(type='NaNGuardHook')],
         randomness=dict(seed=7, deterministic=True),

@@ -50,14 +50,12 @@ def _torchrun(script: str, *args: str, timeout: float = 300):
 def _test_metrics(work_dir: str) -> dict:
     """The metrics tools/test.py logged to <work_dir>/<time>/<time>.json.
 
-    mmengine's LoggerHook dumps that file from every rank at once (same
-    metrics, lengths differ by the ints it writes as null), so under torchrun
-    a shorter write can leave the tail of a longer one behind it: read the
-    first JSON object only.
+    Written by rank 0 only (MainProcessLoggerHook): the whole file is one
+    JSON object, which mmengine's every-rank dump did not guarantee.
     """
     (path, ) = glob.glob(osp.join(work_dir, '*', '*.json'))
     with open(path) as f:
-        return json.JSONDecoder().raw_decode(f.read())[0]
+        return json.load(f)
 
 
 def test_two_cpu_processes_train_like_one_with_the_total_batch(tmp_path):

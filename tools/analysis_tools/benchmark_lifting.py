@@ -3,15 +3,22 @@
 Three measurements on one train split, at the seed's batch 64:
 
 1. ``model``: the model's own train step (forward, backward, Adam) on a
-   fixed batch: the straightforward implementation (spelled-out attention,
-   Adam's per-tensor loop) against hp3d's (fused attention, ``foreach``
-   Adam), and optionally ``torch.compile`` of the latter.
+   fixed batch, one implementation after the other in every repeat:
+
+   - ``reference``: the straightforward implementation (attention spelled
+     out with ``bmm``, Adam's per-tensor loop);
+   - ``fused``: ``F.scaled_dot_product_attention`` + ``foreach`` Adam (the
+     default config; flash kernels on GPU);
+   - ``compiled`` (``--compile``): what the ``-compile`` config runs:
+     broadcast attention, the backbone under ``torch.compile(dynamic=True)``
+     and fused Adam.
 2. ``loop``: a training epoch fed by the data path: a per-sample DataLoader
    (pipeline per hand + ``default_collate``) against ``LiftingTensorDataset``
-   (batches as tensor slices), each relative to the model-only step.
+   (batches as tensor slices), each relative to as many model-only steps of
+   the fastest implementation timed (on one fixed batch).
 3. ``run`` (``--full-run``): wall time of the real mmengine run
    (``tools/train.py`` path: hooks, validation every epoch, checkpoints) for
-   ``--epochs`` epochs.
+   ``--epochs`` epochs, for each of ``--configs``.
 
 Absolute times drift on shared machines; the ratios within one run are the
 result. Prints a table and writes JSON.
@@ -27,9 +34,11 @@ import json
 import os
 import os.path as osp
 import platform
+import statistics
 import tempfile
 import time
-from typing import Callable, Dict, List
+from functools import partial
+from typing import Callable, Dict, List, Tuple
 
 import torch
 from mmengine import Config
@@ -42,7 +51,16 @@ from hp3d.datasets import EgoExo4DHandDataset, LiftingTensorDataset, batched_col
 from hp3d.models.backbones import PoseTransformer
 from hp3d.models.heads import JointRegressionHead
 
-CONFIG = 'configs/lifting/lifting_pose-transformer-d32l4_1xb64-30e_synthetic-gt2d.py'
+CONFIGS = (
+    'configs/lifting/lifting_pose-transformer-d32l4_1xb64-30e_synthetic-gt2d.py',
+    'configs/lifting/'
+    'lifting_pose-transformer-d32l4_1xb64-30e_synthetic-gt2d-compile.py')
+# name: (attention impl, torch.compile the backbone, Adam implementation)
+IMPLS = {
+    'reference': ('reference', False, 'foreach=False'),
+    'fused': ('fused', False, 'foreach'),
+    'compiled': ('broadcast', True, 'fused'),
+}
 TRAIN_ANN = 'annotations/ego_pose_gt_anno_train_public.json'
 BATCH = 64
 # Per-sample path: what a plain mmengine pipeline does for every hand.
@@ -54,30 +72,27 @@ PER_SAMPLE_PIPELINE = [
 
 def build_model(impl: str):
     """Backbone, head and Adam of the seed model in one implementation."""
+    attn, compiled, adam = IMPLS[impl]
     torch.manual_seed(0)
-    attn = 'reference' if impl == 'reference' else 'fused'
     backbone = PoseTransformer(attn_impl=attn)
+    if compiled:
+        backbone.compile(dynamic=True)
     head = JointRegressionHead(32, LiftingCodec())
     params = list(backbone.parameters()) + list(head.parameters())
-    optim = torch.optim.Adam(params, lr=2e-4, foreach=impl != 'reference')
+    adam_kwargs = {'foreach': False} if adam == 'foreach=False' else {adam: True}
+    optim = torch.optim.Adam(params, lr=2e-4, **adam_kwargs)
     return backbone, head, optim
 
 
-def make_step(impl: str, compile_model: bool = False) -> Callable:
+def make_step(impl: str) -> Callable:
     """A train step ``step(inputs, data_samples)`` of one implementation."""
     backbone, head, optim = build_model(impl)
 
-    def loss_fn(inputs, weight, target, target_weight):
-        feats = backbone(inputs, weight)
-        return head.loss(feats, dict(target=target,
-                                     target_weight=target_weight))['loss_kpt']
-
-    if compile_model:
-        loss_fn = torch.compile(loss_fn)
-
     def step(inputs, samples):
-        loss = loss_fn(inputs, samples['input_weight'], samples['target'],
-                       samples['target_weight'])
+        feats = backbone(inputs, samples['input_weight'])
+        loss = head.loss(feats, dict(
+            target=samples['target'],
+            target_weight=samples['target_weight']))['loss_kpt']
         optim.zero_grad(set_to_none=True)
         loss.backward()
         optim.step()
@@ -94,6 +109,24 @@ def best_time(fn: Callable, repeats: int) -> float:
         fn()
         times.append(time.perf_counter() - start)
     return min(times)
+
+
+def interleaved_ms(fns: Dict[str, Callable], repeats: int,
+                   calls: int = 10) -> Dict[str, List[float]]:
+    """Per-call ms of each function, the functions taking turns.
+
+    Every repeat runs ``calls`` calls of each function in turn, so drifting
+    machine load hits all of them alike; the result lists one mean per repeat
+    and function.
+    """
+    times: Dict[str, List[float]] = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            for _ in range(calls):
+                fn()
+            times[name].append((time.perf_counter() - start) * 1e3 / calls)
+    return times
 
 
 def loaders(root: str) -> Dict[str, DataLoader]:
@@ -122,21 +155,32 @@ def epoch_fn(loader: DataLoader, step: Callable = None) -> Callable:
     return run
 
 
-def full_run(root: str, epochs: int) -> float:
-    """Wall time of the real mmengine run (hooks, validation, checkpoints)."""
+def full_run(config: str, root: str, epochs: int) -> Tuple[float, float]:
+    """Seconds of the real mmengine run (hooks, validation, checkpoints).
+
+    Returns:
+        tuple: wall time of the run, and the sum of its training iterations'
+        times (``IterTimerHook``: data, step and hooks; no validation).
+    """
     from hp3d.engine import Hp3dRunner
-    cfg = Config.fromfile(CONFIG)
+    cfg = Config.fromfile(config)
     cfg.train_cfg.max_epochs = epochs
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         cfg[loader].dataset.dataset.data_root = root
     cfg.default_hooks.visualization.max_samples = 0
     cfg.visualizer.vis_backends = [dict(type='LocalVisBackend')]
+    # mmengine keeps visualizers by name: a second run would reuse the first
+    # run's (deleted) directory
+    cfg.visualizer.name = f'benchmark_lifting_{time.time_ns()}'
     cfg.default_hooks.logger.interval = 1000
     with tempfile.TemporaryDirectory() as work_dir:
         cfg.work_dir = work_dir
+        runner = Hp3dRunner.from_cfg(cfg)
         start = time.perf_counter()
-        Hp3dRunner.from_cfg(cfg).train()
-        return time.perf_counter() - start
+        runner.train()
+        wall = time.perf_counter() - start
+        iter_s, _ = runner.message_hub.get_scalar('train/time').data
+        return wall, float(iter_s.sum())
 
 
 def main() -> None:
@@ -145,11 +189,16 @@ def main() -> None:
     parser.add_argument('--make-data', action='store_true',
                         help='generate a ~21k-hand synthetic train split '
                         '(annotations only) at --data-root if missing')
-    parser.add_argument('--repeats', type=int, default=5)
+    parser.add_argument('--repeats', type=int, default=15,
+                        help='model-step repeats (10 steps each)')
     parser.add_argument('--threads', type=int, default=torch.get_num_threads())
     parser.add_argument('--compile', action='store_true',
-                        help='also time torch.compile of the fast step')
+                        help='also time the compiled implementation (the '
+                        'first call compiles: ~1 min cold, seconds when '
+                        "inductor's cache is warm)")
     parser.add_argument('--full-run', action='store_true')
+    parser.add_argument('--configs', nargs='+', default=list(CONFIGS),
+                        help='configs of the full runs')
     parser.add_argument('--epochs', type=int, default=30)
     parser.add_argument('--out', help='write the results as JSON here')
     args = parser.parse_args()
@@ -168,47 +217,72 @@ def main() -> None:
     steps_per_epoch = -(-num_hands // BATCH)
 
     rows: List[Dict] = []
-    impls = ['reference', 'fast'] + (['fast+compile'] if args.compile else [])
-    steps = {impl: make_step(impl.split('+')[0], impl.endswith('compile'))
-             for impl in impls}
-    model_ms = {}
-    for impl, step in steps.items():
-        seconds = best_time(lambda: [step(inputs, samples) for _ in range(20)],
-                            args.repeats) / 20
-        model_ms[impl] = seconds * 1e3
-        rows.append(dict(part='model step (batch 64)', variant=impl,
-                         ms=model_ms[impl],
-                         ratio=model_ms['reference'] / model_ms[impl]))
+    impls = ['reference', 'fused'] + (['compiled'] if args.compile else [])
+    steps = {impl: make_step(impl) for impl in impls}
+    for step in steps.values():  # warm-up, compilation included
+        for _ in range(5):
+            step(inputs, samples)
+    times = interleaved_ms(
+        {impl: partial(step, inputs, samples) for impl, step in steps.items()},
+        args.repeats)
+    ref_ms = statistics.median(times['reference'])
+    for impl in impls:
+        ms = statistics.median(times[impl])
+        rows.append(dict(part='model step (batch 64)', variant=impl, ms=ms,
+                         best_ms=min(times[impl]), ratio=ref_ms / ms))
+    # The loop's overhead: an epoch fed by each data path against the same
+    # number of steps on one fixed batch, taking turns, best of 3.
+    fastest = min(impls, key=lambda impl: statistics.median(times[impl]))
+    step = steps[fastest]
+    epochs = {'model only (fixed batch)': lambda: [
+        step(inputs, samples) for _ in range(steps_per_epoch)]}
+    epochs.update({name: epoch_fn(loader, step)
+                   for name, loader in paths.items()})
+    epoch_s = {name: min(ms) / 1e3 for name, ms in
+               interleaved_ms(epochs, repeats=3, calls=1).items()}
+    model_s = epoch_s.pop('model only (fixed batch)')
+    rows.append(dict(part=f'train epoch ({fastest} step)',
+                     variant='model only (fixed batch)', s=model_s,
+                     samples_per_s=num_hands / model_s))
     for name, loader in paths.items():
-        data_s = best_time(epoch_fn(loader), args.repeats)
-        loop_s = best_time(epoch_fn(loader, steps['fast']), 1)
-        model_s = model_ms['fast'] * steps_per_epoch / 1e3
-        rows.append(dict(part='data only, 1 epoch', variant=name, s=data_s))
-        rows.append(dict(part='train epoch (fast step)', variant=name,
-                         s=loop_s, samples_per_s=num_hands / loop_s,
-                         efficiency=model_s / loop_s))
+        rows.append(dict(part='data only, 1 epoch', variant=name,
+                         s=best_time(epoch_fn(loader), 3)))
+        rows.append(dict(part=f'train epoch ({fastest} step)', variant=name,
+                         s=epoch_s[name],
+                         samples_per_s=num_hands / epoch_s[name],
+                         efficiency=model_s / epoch_s[name]))
     if args.full_run:
-        wall = full_run(args.data_root, args.epochs)
-        rows.append(dict(part=f'mmengine run, {args.epochs} epochs + val',
-                         variant='LiftingTensorDataset', s=wall))
+        for config in args.configs:
+            wall, train_s = full_run(config, args.data_root, args.epochs)
+            rows.append(dict(part=f'mmengine run, {args.epochs} epochs + val',
+                             variant=osp.basename(config), s=wall,
+                             samples_per_s=num_hands * args.epochs / wall))
+            rows.append(dict(part='  of which training iterations',
+                             variant=osp.basename(config), s=train_s,
+                             samples_per_s=num_hands * args.epochs / train_s))
 
     print(f'{num_hands} train hands, batch {BATCH}, {args.threads} threads, '
-          f'torch {torch.__version__}, {platform.processor() or "cpu"}')
-    print(f'{"part":<34}{"variant":<24}{"time":>12}  note')
+          f'torch {torch.__version__}, {platform.processor() or "cpu"}; '
+          f'model steps: median (best) of {args.repeats} interleaved repeats')
+    print(f'{"part":<32}{"variant":<42}{"time":>18}  note')
     for row in rows:
         if 'ms' in row:
-            time_txt, note = f'{row["ms"]:.2f} ms', f'x{row["ratio"]:.2f} vs reference'
+            time_txt = f'{row["ms"]:.2f} ({row["best_ms"]:.2f}) ms'
+            note = f'x{row["ratio"]:.2f} vs reference'
         else:
             time_txt = f'{row["s"]:.2f} s'
-            note = (f'{row["samples_per_s"]:.0f} hands/s, '
-                    f'{100 * row["efficiency"]:.0f} % of model-only'
-                    if 'efficiency' in row else '')
-        print(f'{row["part"]:<34}{row["variant"]:<24}{time_txt:>12}  {note}')
+            note = f'{row["samples_per_s"]:.0f} hands/s' \
+                if 'samples_per_s' in row else ''
+            if 'efficiency' in row:
+                note += f', {100 * row["efficiency"]:.0f} % of model-only'
+        variant = row['variant'].replace('.py', '')[-41:]
+        print(f'{row["part"]:<32}{variant:<42}{time_txt:>18}  {note}')
     if args.out:
         os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
         with open(args.out, 'w') as f:
             json.dump(dict(num_hands=num_hands, threads=args.threads,
-                           torch=torch.__version__, rows=rows), f, indent=1)
+                           torch=torch.__version__, step_ms=times, rows=rows),
+                      f, indent=1)
 
 
 if __name__ == '__main__':

@@ -18,7 +18,7 @@ from hp3d.utils import OptMultiConfig
 
 # How invalid input joints are kept out of the result.
 INVALID_JOINT_MODES = ('mask', 'scale', 'none')
-ATTN_IMPLS = ('fused', 'reference')
+ATTN_IMPLS = ('fused', 'broadcast', 'reference')
 
 
 class JointAttention(nn.Module):
@@ -27,9 +27,17 @@ class JointAttention(nn.Module):
     Args:
         dim (int): Token dims C.
         num_heads (int): Attention heads; must divide ``dim``.
-        impl (str): ``'fused'`` uses ``F.scaled_dot_product_attention``;
-            ``'reference'`` spells the softmax out (same math, kept as the
-            baseline the tests and benchmarks compare against).
+        impl (str): How the same math is computed (one state dict for all):
+
+            - ``'fused'``: ``F.scaled_dot_product_attention`` (flash kernels
+              on GPU).
+            - ``'broadcast'``: scores and outputs as broadcast products and
+              sums with the heads as the innermost axis (the qkv/proj weights
+              are permuted on the fly). Eagerly it is slow; under
+              ``torch.compile`` it becomes a few vectorised loops, which on
+              CPU beat batched GEMMs of B*H tiny (K, D/H) heads by ~2x.
+            - ``'reference'``: the softmax spelled out with ``bmm``; the
+              baseline that tests and benchmarks compare against.
     """
 
     def __init__(self, dim: int, num_heads: int, impl: str = 'fused') -> None:
@@ -55,6 +63,8 @@ class JointAttention(nn.Module):
             Tensor: (B, K, C).
         """
         B, K, C = x.shape
+        if self.impl == 'broadcast':
+            return self._broadcast_forward(x, weight, attn_mask)
         qkv = self.qkv(x)
         if weight is not None:
             qkv = qkv * weight.unsqueeze(-1)
@@ -68,6 +78,25 @@ class JointAttention(nn.Module):
                 attn = attn.masked_fill(~attn_mask, float('-inf'))
             out = attn.softmax(dim=-1) @ v
         return self.proj(out.transpose(1, 2).reshape(B, K, C))
+
+    def _broadcast_forward(self, x: Tensor, weight: Optional[Tensor],
+                           attn_mask: Optional[Tensor]) -> Tensor:
+        B, K, C = x.shape
+        H, D = self.num_heads, C // self.num_heads
+        # qkv rows (3, H, D) -> (3, D, H) and proj columns (H, D) -> (D, H):
+        # the heads become the contiguous axis the loops vectorise over.
+        w_qkv = self.qkv.weight.view(3, H, D, C).transpose(1, 2).reshape(-1, C)
+        b_qkv = self.qkv.bias.view(3, H, D).transpose(1, 2).reshape(-1)
+        qkv = F.linear(x, w_qkv, b_qkv)
+        if weight is not None:
+            qkv = qkv * weight.unsqueeze(-1)
+        q, k, v = qkv.view(B, K, 3, D, H).unbind(2)  # each (B, K, D, H)
+        attn = (q.unsqueeze(2) * k.unsqueeze(1)).sum(3) * D**-0.5
+        if attn_mask is not None:  # attn: (B, K_query, K_key, H)
+            attn = attn.masked_fill(~attn_mask.view(B, 1, K, 1), float('-inf'))
+        out = (attn.softmax(2).unsqueeze(3) * v.unsqueeze(1)).sum(2)
+        w_proj = self.proj.weight.view(C, H, D).transpose(1, 2).reshape(C, C)
+        return F.linear(out.reshape(B, K, C), w_proj, self.proj.bias)
 
 
 class Mlp(nn.Sequential):
@@ -115,7 +144,9 @@ class PoseTransformer(BaseModule):
             ``'mask'`` excludes them as attention keys (key-padding mask),
             ``'scale'`` multiplies their q/k/v by the joint weight (the seed's
             rule), ``'none'`` ignores validity. Defaults to ``'mask'``.
-        attn_impl (str): ``'fused'`` or ``'reference'`` attention.
+        attn_impl (str): ``'fused'``, ``'broadcast'`` (for
+            ``torch.compile`` on CPU) or ``'reference'``; see
+            :class:`JointAttention`. Defaults to ``'fused'``.
         init_cfg (dict | list, optional): mmengine init config.
     """
 

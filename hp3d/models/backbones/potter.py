@@ -310,7 +310,11 @@ class Mlp(nn.Module):
         # in-place dropout: neither GELU's nor a conv's backward needs its
         # output, so the masked copy (a full hidden map) is never allocated
         p, train = self.drop.p, self.training
-        x = dropout_(self.act(fc1(x)), p, train)
+        x = fc1(x)
+        # GELU's backward needs its input: in place (no new hidden map to
+        # allocate and fault in) only when nothing will backpropagate
+        x = self.act(x) if x.requires_grad else torch.ops.aten.gelu_(x)
+        x = dropout_(x, p, train)
         return dropout_(fc2(x), p, train)
 
 

@@ -45,20 +45,24 @@ def test_without_masking_invalid_joints_change_the_output():
     assert not torch.allclose(model(x, weight)[valid], model(noisy, weight)[valid])
 
 
+@pytest.mark.parametrize('impl', ['fused', 'broadcast'])
 @pytest.mark.parametrize('mode', ['mask', 'scale', 'none'])
-def test_fused_attention_equals_reference(mode):
+def test_attention_impls_equal_reference(impl, mode):
+    """Same outputs and gradients (input and every parameter) as reference."""
     torch.manual_seed(0)
-    fused = PoseTransformer(invalid_joints=mode, attn_impl='fused')
+    fast = PoseTransformer(invalid_joints=mode, attn_impl=impl)
     reference = PoseTransformer(invalid_joints=mode, attn_impl='reference')
-    reference.load_state_dict(fused.state_dict())
+    reference.load_state_dict(fast.state_dict())
     x, weight = _inputs()
-    x.requires_grad_(True)
-    out_f = fused(x, weight)
-    grad_f, = torch.autograd.grad(out_f.square().sum(), x)
-    out_r = reference(x, weight)
-    grad_r, = torch.autograd.grad(out_r.square().sum(), x)
-    torch.testing.assert_close(out_f, out_r, rtol=1e-5, atol=1e-5)
-    torch.testing.assert_close(grad_f, grad_r, rtol=1e-4, atol=1e-5)
+    grads = []
+    for model in (fast, reference):
+        x_in = x.clone().requires_grad_(True)
+        out = model(x_in, weight)
+        params = [p for _, p in sorted(model.named_parameters())]
+        grads.append((out,) + torch.autograd.grad(out.square().sum(),
+                                                   [x_in] + params))
+    for got, want in zip(*grads):
+        torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)
 
 
 def test_hand_without_valid_joints_gives_finite_output():
