@@ -25,7 +25,7 @@ from .camera import default_intrinsics
 # Fields taken from the wrapped dataset's arrays, and those the codec adds.
 ARRAY_KEYS = ('keypoints_2d', 'keypoints_3d', 'keypoints_valid', 'bbox',
               'is_left', 'frame_number')
-LIST_KEYS = ('take_uid', 'take_name', 'hand')
+STRING_KEYS = ('take_uid', 'take_name', 'hand')
 
 
 @DATASETS.register_module()
@@ -69,7 +69,10 @@ class LiftingTensorDataset(Dataset):
             key: torch.as_tensor(np.ascontiguousarray(value), device=device)
             for key, value in fields.items()
         }
-        self._lists = {key: list(arrays[key]) for key in LIST_KEYS}
+        # numpy string arrays, not lists: mmengine's data preprocessor
+        # recurses into every list element on every batch
+        self._strings = {key: np.asarray(arrays[key], dtype=str)
+                         for key in STRING_KEYS}
 
     @property
     def metainfo(self) -> dict:
@@ -83,15 +86,17 @@ class LiftingTensorDataset(Dataset):
         index = torch.as_tensor(indices, device=self._inputs.device)
         samples = {key: value.index_select(0, index)
                    for key, value in self._fields.items()}
-        for key, values in self._lists.items():
-            samples[key] = [values[i] for i in indices]
+        rows = np.asarray(indices)
+        samples.update({key: values[rows]
+                        for key, values in self._strings.items()})
         return dict(inputs=self._inputs.index_select(0, index),
                     data_samples=samples)
 
     def __getitem__(self, idx: int) -> dict:
         """One sample, in the layout of a pipeline's ``PackInputs``."""
         samples = {key: value[idx] for key, value in self._fields.items()}
-        samples.update({key: values[idx] for key, values in self._lists.items()})
+        samples.update({key: str(values[idx])
+                        for key, values in self._strings.items()})
         return dict(inputs=self._inputs[idx], data_samples=samples)
 
 

@@ -193,7 +193,7 @@ def test_feeds_the_lifting_data_path(tmp_path):
     assert samples['input_weight'][1].all()
     assert not samples['has_gt'].any()
     assert not samples['target_weight'].any()  # no 3D GT to train on
-    assert samples['hand'] == ['left', 'right']
+    assert samples['hand'].tolist() == ['left', 'right']
     assert samples['is_left'].tolist() == [True, False]
 
 

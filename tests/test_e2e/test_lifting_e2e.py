@@ -88,7 +88,9 @@ COMPILE_CONFIG = CONFIG.replace('-gt2d.py', '-gt2d-compile.py')
 
 def _train_losses(config, root, work_dir):
     cfg = Config.fromfile(config)
-    base = _cfg(root, work_dir, max_epochs=1)
+    base = _cfg(root, work_dir, max_epochs=2)
+    base.train_dataloader.batch_size = 8
+    base.default_hooks.logger.interval = 1
     cfg.merge_from_dict({key: base[key] for key in (
         'work_dir', 'train_cfg', 'train_dataloader', 'val_dataloader',
         'test_dataloader', 'default_hooks', 'visualizer')})
@@ -112,10 +114,10 @@ def test_compiled_config_trains_like_the_eager_one(synthetic_root, tmp_path):
     assert compiled.model.backbone._compiled_call_impl is not None
     assert eager.model.backbone._compiled_call_impl is None
     assert len(compiled_losses) == len(eager_losses) > 10
-    # float32 round-off only: the losses move by ~50 % over the epoch
+    # float32 round-off only, while the losses themselves fall by far more
     for got, want in zip(compiled_losses, eager_losses):
         assert got == pytest.approx(want, rel=1e-3)
     assert abs(eager_losses[-1] - eager_losses[0]) > 0.1 * eager_losses[0]
-    state = torch.load(tmp_path / 'compiled/epoch_1.pth',
+    state = torch.load(tmp_path / 'compiled/epoch_2.pth',
                        map_location='cpu')['state_dict']
     assert state.keys() == eager.model.state_dict().keys()

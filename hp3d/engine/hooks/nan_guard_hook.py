@@ -6,6 +6,7 @@ import torch
 from mmengine.hooks import Hook
 from mmengine.logging import HistoryBuffer
 from mmengine.optim import OptimWrapperDict
+from torch.nn.utils import get_total_norm
 
 from hp3d.registry import HOOKS
 
@@ -28,13 +29,19 @@ def _describe(value) -> str:
 
 
 def _all_finite(tensors: Sequence[torch.Tensor]) -> bool:
-    """One device synchronisation per device, not one per tensor."""
-    flags_by_device: Dict[torch.device, List[torch.Tensor]] = {}
-    for tensor in tensors:
-        flags_by_device.setdefault(tensor.device, []).append(
-            torch.isfinite(tensor.detach()).all())
-    return all(
-        bool(torch.stack(flags).all()) for flags in flags_by_device.values())
+    """Whether every value of every tensor is finite.
+
+    One fused reduction per device and dtype (``foreach``) and one
+    synchronisation, not one check per tensor: for small models a per-tensor
+    loop cost ~10 % of the train step. The infinity norm (max |x|) is finite
+    exactly when all values are: NaN propagates through max, and unlike a
+    2-norm it cannot overflow.
+    """
+    tensors = [tensor.detach() for tensor in tensors if tensor.numel()]
+    if not tensors:
+        return True
+    return bool(torch.isfinite(
+        get_total_norm(tensors, float('inf'), foreach=True)))
 
 
 @HOOKS.register_module()
