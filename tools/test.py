@@ -16,7 +16,7 @@ from typing import List
 from mmengine.config import Config, ConfigDict, DictAction
 
 # hp3d.engine also sets up safe checkpoint loading and registers Hp3dRunner
-from hp3d.engine import explain_unknown_type
+from hp3d.engine import unknown_types_explained
 from hp3d.registry import METRICS, RUNNERS
 
 DEFAULT_RUNNER = 'Hp3dRunner'
@@ -146,11 +146,9 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
 def main(argv=None) -> None:
     args = parse_args(argv)
     cfg = merge_args(Config.fromfile(args.config), args)
-    try:
+    with unknown_types_explained():
         runner = RUNNERS.build(cfg)
         runner.test()
-    except KeyError as error:
-        raise explain_unknown_type(error) from error
 
 
 if __name__ == '__main__':

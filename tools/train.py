@@ -14,7 +14,7 @@ import os.path as osp
 from mmengine.config import Config, DictAction
 
 # hp3d.engine also sets up safe checkpoint loading and registers Hp3dRunner
-from hp3d.engine import explain_unknown_type
+from hp3d.engine import unknown_types_explained
 from hp3d.registry import RUNNERS
 
 DEFAULT_RUNNER = 'Hp3dRunner'
@@ -124,11 +124,9 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
 def main(argv=None) -> None:
     args = parse_args(argv)
     cfg = merge_args(Config.fromfile(args.config), args)
-    try:
+    with unknown_types_explained():
         runner = RUNNERS.build(cfg)
         runner.train()
-    except KeyError as error:
-        raise explain_unknown_type(error) from error
 
 
 if __name__ == '__main__':

@@ -5,7 +5,11 @@ Importing this package allow-lists the globals mmengine checkpoints need for
 through :func:`load_local_checkpoint` (see docs/reliability.md).
 """
 from .atomic_io import replace_atomically, write_text_atomic
-from .config_errors import explain_unknown_type, registered_names
+from .config_errors import (
+    explain_unknown_type,
+    registered_names,
+    unknown_types_explained,
+)
 from .dist import init_cpu_dist
 from .hooks import AtomicCheckpointHook, NaNGuardHook
 from .loops import ResumableEpochBasedTrainLoop
@@ -26,5 +30,5 @@ __all__ = [
     'load_local_checkpoint', 'register_safe_globals', 'init_cpu_dist',
     'get_rng_state', 'set_rng_state', 'preserved_rng_state',
     'replace_atomically', 'write_text_atomic', 'explain_unknown_type',
-    'registered_names'
+    'registered_names', 'unknown_types_explained'
 ]

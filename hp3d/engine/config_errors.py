@@ -6,7 +6,8 @@ the closest names registered in that registry (its scope and its parents).
 """
 import difflib
 import re
-from typing import List, Optional
+from contextlib import contextmanager
+from typing import Iterator, List, Optional
 
 from mmengine.registry import Registry
 
@@ -60,4 +61,21 @@ def explain_unknown_type(error: KeyError) -> KeyError:
                     f'{match.group(3)} registry: {hint}')
 
 
-__all__ = ['explain_unknown_type', 'registered_names']
+@contextmanager
+def unknown_types_explained() -> Iterator[None]:
+    """Re-raise mmengine's unknown-type ``KeyError`` with the closest names.
+
+    Any other ``KeyError`` propagates unchanged. The tools wrap building and
+    running the Runner in it (types are also built lazily inside ``train``).
+    """
+    try:
+        yield
+    except KeyError as error:
+        explained = explain_unknown_type(error)
+        if explained is error:
+            raise
+        raise explained from error
+
+
+__all__ = ['explain_unknown_type', 'registered_names',
+           'unknown_types_explained']

@@ -1,7 +1,11 @@
 import pytest
 from mmengine.registry import init_default_scope
 
-from hp3d.engine import explain_unknown_type, registered_names
+from hp3d.engine import (
+    explain_unknown_type,
+    registered_names,
+    unknown_types_explained,
+)
 from hp3d.registry import MODELS, TRANSFORMS
 
 
@@ -39,3 +43,16 @@ def test_wrong_argument_names_the_component():
     init_default_scope('hp3d')
     with pytest.raises(TypeError, match='PoseTransformer.*depht'):
         MODELS.build(dict(type='PoseTransformer', depht=3))
+
+
+def test_context_explains_unknown_types_and_passes_other_key_errors():
+    with pytest.raises(KeyError, match='closest registered names: '
+                       '.*PoseTransformer') as info:
+        with unknown_types_explained():
+            raise _error(MODELS, dict(type='PoseTransfomer'))
+    assert 'is not in the hp3d::model registry' in str(info.value.__cause__)
+    other = KeyError('not a registry message')
+    with pytest.raises(KeyError) as info:
+        with unknown_types_explained():
+            raise other
+    assert info.value is other and info.value.__cause__ is None

@@ -185,3 +185,12 @@ def test_sigkill_during_checkpoint_write_then_resume(reference, tmp_path):
     _run_train(config, work_dir, '--resume')
     assert not osp.exists(osp.join(work_dir, 'iter_9.pth.tmp'))
     _assert_same_run(_final(work_dir), ref)
+
+
+def test_unknown_type_names_the_closest_registered_ones(train_script,
+                                                         tmp_path):
+    config = write_toy_config(str(tmp_path / 'typo.py'), str(tmp_path),
+                              model=dict(type='EngineToyModle'))
+    with pytest.raises(KeyError, match="'EngineToyModle'.*closest registered "
+                       'names: .*EngineToyModel'):
+        train_script.main([config])

@@ -55,11 +55,11 @@ CONFIGS = (
     'configs/lifting/lifting_pose-transformer-d32l4_1xb64-30e_synthetic-gt2d.py',
     'configs/lifting/'
     'lifting_pose-transformer-d32l4_1xb64-30e_synthetic-gt2d-compile.py')
-# name: (attention impl, torch.compile the backbone, Adam implementation)
+# name: (attention impl, torch.compile the backbone, Adam options)
 IMPLS = {
-    'reference': ('reference', False, 'foreach=False'),
-    'fused': ('fused', False, 'foreach'),
-    'compiled': ('broadcast', True, 'fused'),
+    'reference': ('reference', False, dict(foreach=False)),
+    'fused': ('fused', False, dict(foreach=True)),
+    'compiled': ('broadcast', True, dict(fused=True)),
 }
 TRAIN_ANN = 'annotations/ego_pose_gt_anno_train_public.json'
 BATCH = 64
@@ -72,15 +72,14 @@ PER_SAMPLE_PIPELINE = [
 
 def build_model(impl: str):
     """Backbone, head and Adam of the seed model in one implementation."""
-    attn, compiled, adam = IMPLS[impl]
+    attn, compiled, adam_options = IMPLS[impl]
     torch.manual_seed(0)
     backbone = PoseTransformer(attn_impl=attn)
     if compiled:
         backbone.compile(dynamic=True)
     head = JointRegressionHead(32, LiftingCodec())
     params = list(backbone.parameters()) + list(head.parameters())
-    adam_kwargs = {'foreach': False} if adam == 'foreach=False' else {adam: True}
-    optim = torch.optim.Adam(params, lr=2e-4, **adam_kwargs)
+    optim = torch.optim.Adam(params, lr=2e-4, **adam_options)
     return backbone, head, optim
 
 
