@@ -105,7 +105,7 @@ def _train_losses(config, root, work_dir):
 
 
 def test_compiled_config_trains_like_the_eager_one(synthetic_root, tmp_path):
-    """The -compile config (inductor, broadcast attention, fused Adam) follows
+    """The -compile config (inductor, batch-last backbone, fused Adam) follows
     the eager run step for step and writes the same checkpoint keys."""
     eager, eager_losses = _train_losses(CONFIG, synthetic_root,
                                         tmp_path / 'eager')

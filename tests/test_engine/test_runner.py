@@ -59,6 +59,21 @@ def test_checkpoints_carry_generator_states(tmp_path):
     assert set(get_rng_state()) == set(state)
 
 
+def test_checkpoints_embed_the_current_config_text(tmp_path):
+    """The config text is formatted once, but follows changes of the cfg."""
+    runner = Hp3dRunner.from_cfg(
+        _cfg(tmp_path, train_cfg=dict(by_epoch=True, max_epochs=2)))
+    assert runner.cfg.pretty_text is runner.cfg.pretty_text  # cached
+    runner.train()
+    saved = Config.fromstring(
+        torch.load(osp.join(tmp_path, 'epoch_2.pth'),
+                   weights_only=True)['meta']['cfg'], '.py')
+    assert saved.train_cfg.max_epochs == 2
+    runner.cfg.train_cfg.max_epochs = 5
+    assert 'max_epochs=5' in runner.cfg.pretty_text
+    assert runner.cfg.pretty_text == Config(runner.cfg.to_dict()).pretty_text
+
+
 @pytest.fixture
 def single_process_group_env(monkeypatch):
     for key, value in dict(RANK='0', WORLD_SIZE='1', LOCAL_RANK='0',

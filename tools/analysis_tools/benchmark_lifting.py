@@ -9,9 +9,9 @@ Three measurements on one train split, at the seed's batch 64:
      out with ``bmm``, Adam's per-tensor loop);
    - ``fused``: ``F.scaled_dot_product_attention`` + ``foreach`` Adam (the
      default config; flash kernels on GPU);
-   - ``compiled`` (``--compile``): what the ``-compile`` config runs:
-     broadcast attention, the backbone under ``torch.compile(dynamic=True)``
-     and fused Adam.
+   - ``compiled`` (``--compile``): what the ``-compile`` config runs: the
+     batch-last backbone under ``torch.compile(dynamic=False)`` and fused
+     Adam.
 2. ``loop``: a training epoch fed by the data path: a per-sample DataLoader
    (pipeline per hand + ``default_collate``) against ``LiftingTensorDataset``
    (batches as tensor slices), each relative to as many model-only steps of
@@ -55,11 +55,11 @@ CONFIGS = (
     'configs/lifting/lifting_pose-transformer-d32l4_1xb64-30e_synthetic-gt2d.py',
     'configs/lifting/'
     'lifting_pose-transformer-d32l4_1xb64-30e_synthetic-gt2d-compile.py')
-# name: (attention impl, torch.compile the backbone, Adam options)
+# name: (backbone impl, torch.compile the backbone, Adam options)
 IMPLS = {
     'reference': ('reference', False, dict(foreach=False)),
     'fused': ('fused', False, dict(foreach=True)),
-    'compiled': ('broadcast', True, dict(fused=True)),
+    'compiled': ('batch_last', True, dict(fused=True)),
 }
 TRAIN_ANN = 'annotations/ego_pose_gt_anno_train_public.json'
 BATCH = 64
@@ -72,11 +72,11 @@ PER_SAMPLE_PIPELINE = [
 
 def build_model(impl: str):
     """Backbone, head and Adam of the seed model in one implementation."""
-    attn, compiled, adam_options = IMPLS[impl]
+    backbone_impl, compiled, adam_options = IMPLS[impl]
     torch.manual_seed(0)
-    backbone = PoseTransformer(attn_impl=attn)
+    backbone = PoseTransformer(impl=backbone_impl)
     if compiled:
-        backbone.compile(dynamic=True)
+        backbone.compile(dynamic=False)
     head = JointRegressionHead(32, LiftingCodec())
     params = list(backbone.parameters()) + list(head.parameters())
     optim = torch.optim.Adam(params, lr=2e-4, **adam_options)

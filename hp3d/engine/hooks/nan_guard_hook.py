@@ -33,12 +33,15 @@ def _all_finite(tensors: Sequence[torch.Tensor]) -> bool:
 
     One fused reduction per device and dtype (``foreach``) and one
     synchronisation, not one check per tensor: for small models a per-tensor
-    loop cost ~10 % of the train step. The infinity norm (max |x|) is finite
-    exactly when all values are: NaN propagates through max, and unlike a
-    2-norm it cannot overflow.
+    loop cost ~10 % of the train step. The 2-norm is finite whenever all
+    values are and ATen computes it ~2x faster than the infinity norm (max
+    |x|); only when it is not finite (NaN/Inf, or an overflow of huge finite
+    values) the infinity norm, which cannot overflow, decides.
     """
     tensors = [tensor.detach() for tensor in tensors if tensor.numel()]
     if not tensors:
+        return True
+    if torch.isfinite(get_total_norm(tensors, 2.0, foreach=True)):
         return True
     return bool(torch.isfinite(
         get_total_norm(tensors, float('inf'), foreach=True)))

@@ -1,9 +1,26 @@
 """PoseTransformer: the lifting network of the seed project, each joint a token.
 
 Note:
-    B: batch size, K: joints (21), C: embedding dims.
+    B: batch size, K: joints (21), C: embedding dims, H: attention heads,
+    D: dims per head (C / H).
 
-Reads top to bottom: attention, MLP, block, then the network and its variants.
+Reads top to bottom: batch-last helpers, attention, MLP, block, then the
+network.
+
+Three implementations compute the same function from the same state dict
+(``impl``):
+
+- ``'fused'`` (default): tokens as (B, K, C), attention by
+  ``F.scaled_dot_product_attention`` (flash kernels on GPU).
+- ``'batch_last'``: the whole network on (C, K, B) tensors, the batch the
+  contiguous axis. Every linear layer is one GEMM over K*B columns, and the
+  attention scores (H, K, K, B), their softmax and the layer norms are loops
+  over whole vectors of hands; with head dims of 4 and 21 tokens no other
+  axis fills a SIMD register. Eagerly the broadcast products are slow; it is
+  the form for ``torch.compile`` on CPU, where inductor turns each attention
+  into a few vectorised loops (docs/benchmarks_lifting.md).
+- ``'reference'``: (B, K, C), the softmax spelled out with ``bmm`` over B*H
+  heads; the baseline that tests and benchmarks compare against.
 """
 import math
 from typing import Optional
@@ -18,7 +35,25 @@ from hp3d.utils import OptMultiConfig
 
 # How invalid input joints are kept out of the result.
 INVALID_JOINT_MODES = ('mask', 'scale', 'none')
-ATTN_IMPLS = ('fused', 'broadcast', 'reference')
+IMPLS = ('fused', 'batch_last', 'reference')
+
+
+def linear_batch_last(x: Tensor, layer: nn.Linear) -> Tensor:
+    """``layer`` applied to (C_in, K, B) ``x`` as one GEMM: (C_out, K, B)."""
+    channels, K, B = x.shape
+    out = torch.addmm(layer.bias[:, None], layer.weight,
+                      x.reshape(channels, K * B))
+    return out.view(-1, K, B)
+
+
+def layer_norm_batch_last(x: Tensor, norm: nn.LayerNorm) -> Tensor:
+    """``norm`` over the channels of (C, K, B) ``x`` (biased variance, as
+    ``nn.LayerNorm``)."""
+    centred = x - x.mean(0, keepdim=True)
+    var = centred.square().mean(0, keepdim=True)
+    scale = torch.rsqrt(var + norm.eps)
+    return centred * scale * norm.weight[:, None, None] + norm.bias[:, None,
+                                                                     None]
 
 
 class JointAttention(nn.Module):
@@ -26,26 +61,17 @@ class JointAttention(nn.Module):
 
     Args:
         dim (int): Token dims C.
-        num_heads (int): Attention heads; must divide ``dim``.
-        impl (str): How the same math is computed (one state dict for all):
-
-            - ``'fused'``: ``F.scaled_dot_product_attention`` (flash kernels
-              on GPU).
-            - ``'broadcast'``: scores and outputs as broadcast products and
-              sums with the heads as the innermost axis (the qkv/proj weights
-              are permuted on the fly). Eagerly it is slow; under
-              ``torch.compile`` it becomes a few vectorised loops, which on
-              CPU beat batched GEMMs of B*H tiny (K, D/H) heads by ~2x.
-            - ``'reference'``: the softmax spelled out with ``bmm``; the
-              baseline that tests and benchmarks compare against.
+        num_heads (int): Attention heads H; must divide ``dim``.
+        impl (str): ``'fused'``, ``'batch_last'`` or ``'reference'`` (see the
+            module docstring).
     """
 
     def __init__(self, dim: int, num_heads: int, impl: str = 'fused') -> None:
         super().__init__()
         if dim % num_heads:
             raise ValueError(f'dim {dim} is not divisible by num_heads {num_heads}')
-        if impl not in ATTN_IMPLS:
-            raise ValueError(f'impl must be one of {ATTN_IMPLS}, got {impl!r}')
+        if impl not in IMPLS:
+            raise ValueError(f'impl must be one of {IMPLS}, got {impl!r}')
         self.num_heads = num_heads
         self.impl = impl
         self.qkv = nn.Linear(dim, dim * 3)
@@ -54,17 +80,20 @@ class JointAttention(nn.Module):
     def forward(self, x: Tensor, weight: Optional[Tensor] = None,
                 attn_mask: Optional[Tensor] = None) -> Tensor:
         """Args:
-            x (Tensor): (B, K, C) tokens.
-            weight (Tensor, optional): (B, K) per-joint factor applied to q, k
-                and v (the seed's handling of invalid joints).
-            attn_mask (Tensor, optional): (B, 1, 1, K) bool, True = may attend.
+            x (Tensor): (B, K, C) tokens; (C, K, B) for ``'batch_last'``.
+            weight (Tensor, optional): Per-joint factor applied to q, k and v
+                (the seed's handling of invalid joints): (B, K); (K, B) for
+                ``'batch_last'``.
+            attn_mask (Tensor, optional): Which keys each hand may attend:
+                (B, 1, 1, K) bool, True = may attend; for ``'batch_last'`` a
+                (K, B) float added to the scores (0 or -inf).
 
         Returns:
-            Tensor: (B, K, C).
+            Tensor: Same layout as ``x``.
         """
+        if self.impl == 'batch_last':
+            return self._forward_batch_last(x, weight, attn_mask)
         B, K, C = x.shape
-        if self.impl == 'broadcast':
-            return self._broadcast_forward(x, weight, attn_mask)
         qkv = self.qkv(x)
         if weight is not None:
             qkv = qkv * weight.unsqueeze(-1)
@@ -79,24 +108,21 @@ class JointAttention(nn.Module):
             out = attn.softmax(dim=-1) @ v
         return self.proj(out.transpose(1, 2).reshape(B, K, C))
 
-    def _broadcast_forward(self, x: Tensor, weight: Optional[Tensor],
-                           attn_mask: Optional[Tensor]) -> Tensor:
-        B, K, C = x.shape
-        H, D = self.num_heads, C // self.num_heads
-        # qkv rows (3, H, D) -> (3, D, H) and proj columns (H, D) -> (D, H):
-        # the heads become the contiguous axis the loops vectorise over.
-        w_qkv = self.qkv.weight.view(3, H, D, C).transpose(1, 2).reshape(-1, C)
-        b_qkv = self.qkv.bias.view(3, H, D).transpose(1, 2).reshape(-1)
-        qkv = F.linear(x, w_qkv, b_qkv)
+    def _forward_batch_last(self, x: Tensor, weight: Optional[Tensor],
+                            key_bias: Optional[Tensor]) -> Tensor:
+        C, K, B = x.shape
+        H = self.num_heads
+        D = C // H
+        qkv = linear_batch_last(x, self.qkv)
         if weight is not None:
-            qkv = qkv * weight.unsqueeze(-1)
-        q, k, v = qkv.view(B, K, 3, D, H).unbind(2)  # each (B, K, D, H)
-        attn = (q.unsqueeze(2) * k.unsqueeze(1)).sum(3) * D**-0.5
-        if attn_mask is not None:  # attn: (B, K_query, K_key, H)
-            attn = attn.masked_fill(~attn_mask.view(B, 1, K, 1), float('-inf'))
-        out = (attn.softmax(2).unsqueeze(3) * v.unsqueeze(1)).sum(2)
-        w_proj = self.proj.weight.view(C, H, D).transpose(1, 2).reshape(C, C)
-        return F.linear(out.reshape(B, K, C), w_proj, self.proj.bias)
+            qkv = qkv * weight
+        q, k, v = qkv.view(3, H, D, K, B).unbind(0)
+        # scores (H, K_query, K_key, B): products summed over the D head dims
+        attn = (q.unsqueeze(3) * k.unsqueeze(2)).sum(1) * D**-0.5
+        if key_bias is not None:
+            attn = attn + key_bias
+        out = (attn.softmax(2).unsqueeze(1) * v.unsqueeze(2)).sum(3)
+        return linear_batch_last(out.reshape(C, K, B), self.proj)
 
 
 class Mlp(nn.Sequential):
@@ -106,20 +132,32 @@ class Mlp(nn.Sequential):
         super().__init__(nn.Linear(dim, hidden_dim), nn.GELU(),
                          nn.Linear(hidden_dim, dim))
 
+    def forward_batch_last(self, x: Tensor) -> Tensor:
+        """(C, K, B) -> (C, K, B)."""
+        return linear_batch_last(self[1](linear_batch_last(x, self[0])),
+                                 self[2])
+
 
 class TransformerBlock(nn.Module):
     """Pre-norm block: ``x + attn(norm1(x))`` then ``x + mlp(norm2(x))``."""
 
     def __init__(self, dim: int, num_heads: int, mlp_ratio: float,
-                 attn_impl: str = 'fused') -> None:
+                 impl: str = 'fused') -> None:
         super().__init__()
         self.norm1 = nn.LayerNorm(dim)
-        self.attn = JointAttention(dim, num_heads, attn_impl)
+        self.attn = JointAttention(dim, num_heads, impl)
         self.norm2 = nn.LayerNorm(dim)
         self.mlp = Mlp(dim, int(dim * mlp_ratio))
 
     def forward(self, x: Tensor, weight: Optional[Tensor] = None,
                 attn_mask: Optional[Tensor] = None) -> Tensor:
+        """(B, K, C) -> (B, K, C), or (C, K, B) for ``'batch_last'``
+        (arguments as :meth:`JointAttention.forward`)."""
+        if self.attn.impl == 'batch_last':
+            x = x + self.attn(layer_norm_batch_last(x, self.norm1), weight,
+                              attn_mask)
+            return x + self.mlp.forward_batch_last(
+                layer_norm_batch_last(x, self.norm2))
         x = x + self.attn(self.norm1(x), weight, attn_mask)
         return x + self.mlp(self.norm2(x))
 
@@ -144,27 +182,30 @@ class PoseTransformer(BaseModule):
             ``'mask'`` excludes them as attention keys (key-padding mask),
             ``'scale'`` multiplies their q/k/v by the joint weight (the seed's
             rule), ``'none'`` ignores validity. Defaults to ``'mask'``.
-        attn_impl (str): ``'fused'``, ``'broadcast'`` (for
-            ``torch.compile`` on CPU) or ``'reference'``; see
-            :class:`JointAttention`. Defaults to ``'fused'``.
+        impl (str): ``'fused'``, ``'batch_last'`` (for ``torch.compile`` on
+            CPU) or ``'reference'``; see the module docstring. Defaults to
+            ``'fused'``.
         init_cfg (dict | list, optional): mmengine init config.
     """
 
     def __init__(self, num_joints: int = 21, in_channels: int = 2,
                  embed_dim: int = 32, depth: int = 4, num_heads: int = 8,
                  mlp_ratio: float = 2.0, invalid_joints: str = 'mask',
-                 attn_impl: str = 'fused',
+                 impl: str = 'fused',
                  init_cfg: OptMultiConfig = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if invalid_joints not in INVALID_JOINT_MODES:
             raise ValueError(f'invalid_joints must be one of '
                              f'{INVALID_JOINT_MODES}, got {invalid_joints!r}')
+        if impl not in IMPLS:
+            raise ValueError(f'impl must be one of {IMPLS}, got {impl!r}')
         self.invalid_joints = invalid_joints
+        self.impl = impl
         self.joint_embed = nn.Linear(in_channels, embed_dim)
         self.pos_embed = nn.Parameter(torch.zeros(1, num_joints, embed_dim))
         nn.init.trunc_normal_(self.pos_embed, std=0.02)
         self.blocks = nn.ModuleList(
-            TransformerBlock(embed_dim, num_heads, mlp_ratio, attn_impl)
+            TransformerBlock(embed_dim, num_heads, mlp_ratio, impl)
             for _ in range(depth))
         self.norm = nn.LayerNorm(embed_dim)
 
@@ -175,20 +216,44 @@ class PoseTransformer(BaseModule):
             weight (Tensor, optional): (B, K) joint validity, 1 valid, 0 not.
 
         Returns:
-            Tensor: (B, K, C) joint tokens.
+            Tensor: (B, K, C) joint tokens (a permuted view for
+            ``'batch_last'``).
         """
+        if self.impl == 'batch_last':
+            return self._forward_batch_last(keypoints_2d, weight)
         x = self.joint_embed(keypoints_2d) + self.pos_embed
         qkv_weight = attn_mask = None
         if weight is not None and self.invalid_joints == 'scale':
             qkv_weight = weight.to(x.dtype)
         elif weight is not None and self.invalid_joints == 'mask':
-            valid = weight > 0
-            # a hand without any valid joint attends everywhere (no NaN rows)
-            valid = valid | ~valid.any(dim=1, keepdim=True)
-            attn_mask = valid[:, None, None, :]
+            attn_mask = self._valid_keys(weight)[:, None, None, :]
         for block in self.blocks:
             x = block(x, qkv_weight, attn_mask)
         return self.norm(x)
+
+    def _forward_batch_last(self, keypoints_2d: Tensor,
+                            weight: Optional[Tensor]) -> Tensor:
+        x = linear_batch_last(keypoints_2d.permute(2, 1, 0), self.joint_embed)
+        x = x + self.pos_embed[0].t().unsqueeze(-1)
+        qkv_weight = key_bias = None
+        if weight is not None and self.invalid_joints == 'scale':
+            qkv_weight = weight.t().to(x.dtype)
+        elif weight is not None and self.invalid_joints == 'mask':
+            valid = self._valid_keys(weight).t()
+            # a (K, B) tensor of its own: read transposed from the (B, K)
+            # mask inside the score loops, it cost 3x the attention's time
+            key_bias = x.new_zeros(valid.shape).masked_fill(
+                ~valid, float('-inf'))
+        for block in self.blocks:
+            x = block(x, qkv_weight, key_bias)
+        return layer_norm_batch_last(x, self.norm).permute(2, 1, 0)
+
+    @staticmethod
+    def _valid_keys(weight: Tensor) -> Tensor:
+        """(B, K) bool: the joints a hand's tokens may attend to."""
+        valid = weight > 0
+        # a hand without any valid joint attends everywhere (no NaN rows)
+        return valid | ~valid.any(dim=1, keepdim=True)
 
 
 __all__ = ['PoseTransformer']

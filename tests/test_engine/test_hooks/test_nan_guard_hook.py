@@ -94,3 +94,20 @@ def test_skip_stops_after_too_many_skips_in_a_row(tmp_path):
 def test_action_is_checked():
     with pytest.raises(ValueError, match="'stop', 'skip'"):
         NaNGuardHook(action='ignore')
+
+
+@pytest.mark.parametrize('bad, finite', [
+    (None, True),
+    # squares overflow float32: the 2-norm is inf, the values are not
+    (3e38, True),
+    (float('inf'), False),
+    (float('-inf'), False),
+    (float('nan'), False),
+])
+def test_gradient_check_is_exact(bad, finite):
+    from hp3d.engine.hooks.nan_guard_hook import _all_finite
+    grads = [torch.randn(5, 3), torch.zeros(0), torch.randn(7)]
+    if bad is not None:
+        grads[2][4] = bad
+        grads[0][1, 2] = 1e30
+    assert _all_finite(grads) is finite
