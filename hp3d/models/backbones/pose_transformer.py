@@ -51,9 +51,8 @@ def layer_norm_batch_last(x: Tensor, norm: nn.LayerNorm) -> Tensor:
     ``nn.LayerNorm``)."""
     centred = x - x.mean(0, keepdim=True)
     var = centred.square().mean(0, keepdim=True)
-    scale = torch.rsqrt(var + norm.eps)
-    return centred * scale * norm.weight[:, None, None] + norm.bias[:, None,
-                                                                     None]
+    scale = torch.rsqrt(var + norm.eps) * norm.weight[:, None, None]
+    return centred * scale + norm.bias[:, None, None]
 
 
 class JointAttention(nn.Module):
