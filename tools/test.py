@@ -16,7 +16,7 @@ from typing import List
 from mmengine.config import Config, ConfigDict, DictAction
 
 # hp3d.engine also sets up safe checkpoint loading and registers Hp3dRunner
-from hp3d.engine import unknown_types_explained
+from hp3d.engine import destroy_dist, unknown_types_explained
 from hp3d.registry import METRICS, RUNNERS
 
 DEFAULT_RUNNER = 'Hp3dRunner'
@@ -149,6 +149,9 @@ def main(argv=None) -> None:
     with unknown_types_explained():
         runner = RUNNERS.build(cfg)
         runner.test()
+    # a DDP-wrapped model keeps the process group alive: drop it first
+    del runner
+    destroy_dist()
 
 
 if __name__ == '__main__':

@@ -14,7 +14,7 @@ import os.path as osp
 from mmengine.config import Config, DictAction
 
 # hp3d.engine also sets up safe checkpoint loading and registers Hp3dRunner
-from hp3d.engine import unknown_types_explained
+from hp3d.engine import destroy_dist, unknown_types_explained
 from hp3d.registry import RUNNERS
 
 DEFAULT_RUNNER = 'Hp3dRunner'
@@ -127,6 +127,9 @@ def main(argv=None) -> None:
     with unknown_types_explained():
         runner = RUNNERS.build(cfg)
         runner.train()
+    # a DDP-wrapped model keeps the process group alive: drop it first
+    del runner
+    destroy_dist()
 
 
 if __name__ == '__main__':

@@ -10,7 +10,7 @@ from .config_errors import (
     registered_names,
     unknown_types_explained,
 )
-from .dist import init_cpu_dist
+from .dist import destroy_dist, init_cpu_dist
 from .hooks import AtomicCheckpointHook, NaNGuardHook
 from .loops import ResumableEpochBasedTrainLoop
 from .rng import get_rng_state, preserved_rng_state, set_rng_state
@@ -28,6 +28,7 @@ __all__ = [
     'Hp3dRunner', 'ResumableEpochBasedTrainLoop', 'AtomicCheckpointHook',
     'NaNGuardHook', 'SAFE_GLOBALS', 'UnsafeCheckpointError',
     'load_local_checkpoint', 'register_safe_globals', 'init_cpu_dist',
+    'destroy_dist',
     'get_rng_state', 'set_rng_state', 'preserved_rng_state',
     'replace_atomically', 'write_text_atomic', 'explain_unknown_type',
     'registered_names', 'unknown_types_explained'

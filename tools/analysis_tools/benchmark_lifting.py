@@ -10,8 +10,8 @@ Three measurements on one train split, at the seed's batch 64:
    - ``fused``: ``F.scaled_dot_product_attention`` + ``foreach`` Adam (the
      default config; flash kernels on GPU);
    - ``compiled`` (``--compile``): what the ``-compile`` config runs: the
-     batch-last backbone under ``torch.compile(dynamic=False)`` and fused
-     Adam.
+     batch-last backbone, head and loss under ``torch.compile(dynamic=False)``
+     and fused Adam.
 2. ``loop``: a training epoch fed by the data path: a per-sample DataLoader
    (pipeline per hand + ``default_collate``) against ``LiftingTensorDataset``
    (batches as tensor slices), each relative to as many model-only steps of
@@ -70,30 +70,33 @@ PER_SAMPLE_PIPELINE = [
 ]
 
 
-def build_model(impl: str):
-    """Backbone, head and Adam of the seed model in one implementation."""
+def make_step(impl: str) -> Callable:
+    """A train step ``step(inputs, data_samples)`` of one implementation.
+
+    The compiled one compiles backbone, head and loss as one graph, as
+    ``Hp3dRunner`` compiles the estimator's ``loss``.
+    """
     backbone_impl, compiled, adam_options = IMPLS[impl]
     torch.manual_seed(0)
     backbone = PoseTransformer(impl=backbone_impl)
-    if compiled:
-        backbone.compile(dynamic=False)
     head = JointRegressionHead(32, LiftingCodec())
-    params = list(backbone.parameters()) + list(head.parameters())
-    optim = torch.optim.Adam(params, lr=2e-4, **adam_options)
-    return backbone, head, optim
+    optim = torch.optim.Adam(
+        list(backbone.parameters()) + list(head.parameters()), lr=2e-4,
+        **adam_options)
 
+    def loss(inputs, weight, target, target_weight):
+        feats = backbone(inputs, weight)
+        return head.loss(feats, dict(target=target,
+                                     target_weight=target_weight))['loss_kpt']
 
-def make_step(impl: str) -> Callable:
-    """A train step ``step(inputs, data_samples)`` of one implementation."""
-    backbone, head, optim = build_model(impl)
+    if compiled:
+        loss = torch.compile(loss, dynamic=False)
 
     def step(inputs, samples):
-        feats = backbone(inputs, samples['input_weight'])
-        loss = head.loss(feats, dict(
-            target=samples['target'],
-            target_weight=samples['target_weight']))['loss_kpt']
+        value = loss(inputs, samples['input_weight'], samples['target'],
+                     samples['target_weight'])
         optim.zero_grad(set_to_none=True)
-        loss.backward()
+        value.backward()
         optim.step()
 
     return step

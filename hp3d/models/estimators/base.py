@@ -56,15 +56,24 @@ class Base3DEstimator(BaseModel):
     def forward(self, inputs: Tensor, data_samples: Optional[Dict] = None,
                 mode: str = 'tensor') -> Union[Dict[str, Tensor], List[dict],
                                                Tensor]:
-        feats = self.extract_feat(inputs, data_samples)
         if mode == 'loss':
-            return self.head.loss(feats, data_samples)
+            return self.loss(inputs, data_samples)
+        feats = self.extract_feat(inputs, data_samples)
         if mode == 'predict':
             return self.to_predictions(
                 self.head.predict(feats, data_samples), data_samples)
         if mode == 'tensor':
             return self.head.forward(feats)
         raise ValueError(f'mode must be loss, predict or tensor, got {mode!r}')
+
+    def loss(self, inputs: Tensor, data_samples: Dict) -> Dict[str, Tensor]:
+        """The head's losses on a batch (``forward(mode='loss')``).
+
+        One method for backbone, head and loss, so that ``Hp3dRunner`` can
+        compile the whole training forward as one graph.
+        """
+        return self.head.loss(self.extract_feat(inputs, data_samples),
+                              data_samples)
 
     @staticmethod
     def to_predictions(pred_mm: Tensor, data_samples: Dict) -> List[dict]:
