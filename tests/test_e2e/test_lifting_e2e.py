@@ -113,6 +113,8 @@ def test_compiled_config_trains_like_the_eager_one(synthetic_root, tmp_path):
                                               tmp_path / 'compiled')
     assert compiled.model.backbone._compiled_call_impl is not None
     assert eager.model.backbone._compiled_call_impl is None
+    # the training forward (backbone, head, loss) is compiled as one function
+    assert 'loss' in vars(compiled.model) and 'loss' not in vars(eager.model)
     assert len(compiled_losses) == len(eager_losses) > 10
     # float32 round-off only, while the losses themselves fall by far more
     for got, want in zip(compiled_losses, eager_losses):
