@@ -260,7 +260,12 @@ class EgoExo4DHandDataset(BaseDataset):
             and lists ``take_uid``, ``take_name``, ``hand``.
         """
         if self._arrays is None:
-            infos = [self.get_data_info(i) for i in range(len(self))]
+            if self.serialize_data:
+                infos = [self.get_data_info(i) for i in range(len(self))]
+            else:
+                # read only, so no per-sample deep copy (get_data_info's)
+                infos = [dict(info, sample_idx=i)
+                         for i, info in enumerate(self.data_list)]
             arrays: Dict[str, object] = {
                 key: np.array([info[key] for info in infos], dtype=dtype
                               ).reshape((-1, ) + shape)

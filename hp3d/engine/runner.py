@@ -1,7 +1,7 @@
 """hp3d's Runner: mmengine's, with crash-safe checkpoints and CPU DDP."""
 import os
 import os.path as osp
-from typing import Dict, List, Optional, Union
+from typing import Dict, List, Optional, Set, Union
 
 import torch
 from mmengine.config import Config
@@ -21,6 +21,9 @@ from hp3d.engine.loops import ResumableEpochBasedTrainLoop
 from hp3d.registry import MODEL_WRAPPERS, RUNNERS
 
 __all__ = ['Hp3dRunner']
+
+# mmengine's run timestamps (to the second) taken in this process
+_TIMESTAMPS: Set[str] = set()
 
 
 class _TextCachedConfig(Config):
@@ -74,6 +77,9 @@ class Hp3dRunner(Runner):
       :meth:`_maybe_compile`.
     - ``cfg.pretty_text``, which every checkpoint embeds, is formatted once
       per config content, not at every save.
+    - Runners made in the same second (tests, sweeps in one process) get
+      distinct timestamps, so they share no message hub, logger or log
+      directory.
     """
 
     @property
@@ -102,6 +108,17 @@ class Hp3dRunner(Runner):
                 f'instead of dist_cfg={dict(dist_cfg)}.',
                 logger='current')
         super().setup_env(env_cfg)
+        # Two runners made in the same second would share the experiment
+        # name mmengine derives from it, hence the message hub (the second
+        # run's logged losses averaged with the first's), the logger and the
+        # log directory: later ones get a suffix. Every rank makes the same
+        # runners, so the ranks still agree.
+        timestamp, count = self._timestamp, 1
+        while timestamp in _TIMESTAMPS:
+            count += 1
+            timestamp = f'{self._timestamp}_{count}'
+        _TIMESTAMPS.add(timestamp)
+        self._timestamp = timestamp
 
     def wrap_model(self, model_wrapper_cfg: Optional[Dict],
                    model: torch.nn.Module) -> torch.nn.Module:

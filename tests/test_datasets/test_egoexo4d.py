@@ -147,8 +147,10 @@ def test_public_test_file_box_only():
     assert len(expected) == 8772
 
 
-def test_get_arrays_matches_samples_and_is_cached():
-    ds = build(osp.join(DATA, 'ego_pose_gt_anno_val_public.json'))
+@pytest.mark.parametrize('serialize_data', [False, True])
+def test_get_arrays_matches_samples_and_is_cached(serialize_data):
+    ds = build(osp.join(DATA, 'ego_pose_gt_anno_val_public.json'),
+               serialize_data=serialize_data)
     arrays = ds.get_arrays()
     assert arrays is ds.get_arrays()
     assert arrays['keypoints_2d'].shape == (4, 21, 2)
@@ -164,6 +166,9 @@ def test_get_arrays_matches_samples_and_is_cached():
     for i in range(4):
         np.testing.assert_array_equal(arrays['keypoints_3d'][i],
                                       ds[i]['keypoints_3d'])
+    if not serialize_data:
+        # read in place, left unchanged
+        assert 'sample_idx' not in ds.data_list[0]
 
 
 def test_get_arrays_of_empty_dataset(tmp_path):

@@ -1,5 +1,6 @@
 """Hp3dRunner: defaults, generator states in checkpoints, CPU DDP set-up."""
 import os.path as osp
+import time
 
 import numpy as np
 import pytest
@@ -34,6 +35,21 @@ def test_built_from_runner_type_with_hp3d_defaults(tmp_path):
     loop = runner.build_train_loop(cfg.train_cfg)
     assert type(loop) is ResumableEpochBasedTrainLoop
     assert loop.max_epochs == 3
+
+
+def test_runners_made_in_the_same_second_share_nothing(tmp_path,
+                                                       monkeypatch):
+    # mmengine names the message hub, logger and log dir after the timestamp
+    monkeypatch.setattr(time, 'time', lambda: 1_600_000_000.0)
+    first, second = (
+        Hp3dRunner.from_cfg(_cfg(tmp_path, experiment_name='same'))
+        for _ in range(2))
+    assert second.timestamp == f'{first.timestamp}_2'
+    assert first.message_hub is not second.message_hub
+    assert first.logger is not second.logger
+    assert first.log_dir != second.log_dir
+    first.message_hub.update_scalar('train/loss', 1.0)
+    assert 'train/loss' not in second.message_hub.log_scalars
 
 
 def test_plain_checkpoint_hook_is_warned_about(tmp_path, capsys):
