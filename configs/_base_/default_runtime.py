@@ -24,8 +24,8 @@ env_cfg = dict(
 )
 
 vis_backends = [dict(type='LocalVisBackend'), dict(type='TensorboardVisBackend')]
-visualizer = dict(type='Hand3DVisualizer', vis_backends=vis_backends,
-                  name='visualizer')
+# unnamed: mmengine names it after the run, so runs in one process keep apart
+visualizer = dict(type='Hand3DVisualizer', vis_backends=vis_backends)
 log_processor = dict(type='LogProcessor', window_size=50, by_epoch=True,
                      num_digits=6)
 log_level = 'INFO'

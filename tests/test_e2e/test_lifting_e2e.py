@@ -96,7 +96,6 @@ def _train_losses(config, root, work_dir):
         'test_dataloader', 'default_hooks', 'visualizer')})
     cfg.optim_wrapper.optimizer.lr = base.optim_wrapper.optimizer.lr
     cfg.randomness = dict(seed=0)
-    cfg.visualizer.name = f'vis_{work_dir.name}'  # one per run, not reused
     runner = Hp3dRunner.from_cfg(cfg)
     runner.train()
     scalars = next(work_dir.glob('*/vis_data/scalars.json'))

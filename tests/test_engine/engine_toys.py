@@ -31,7 +31,9 @@ TOYS_DIR = osp.dirname(osp.abspath(__file__))
 REPO_ROOT = osp.dirname(osp.dirname(TOYS_DIR))
 TOOLS_DIR = osp.join(REPO_ROOT, 'tools')
 # mmengine names a run's logger, message hub and visualizer after its
-# experiment name plus a timestamp in seconds: give each toy run its own.
+# experiment name plus a timestamp in seconds: give each toy run its own
+# (Hp3dRunner keeps same-second runs apart, mmengine's Runner does not, and
+# some tests run mmengine's).
 _RUN_IDS = itertools.count()
 # Weights of the noiseless target function y = x . W_TRUE + 0.5.
 W_TRUE = np.array([1.0, -2.0, 0.5, 3.0], dtype=np.float32)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 import torch.distributed as torch_dist
-from engine_toys import free_port, toy_cfg
+from engine_toys import REPO_ROOT, free_port, toy_cfg
 from mmengine.config import Config
 from mmengine.hooks import CheckpointHook
 from mmengine.model import MMDistributedDataParallel
@@ -39,15 +39,21 @@ def test_built_from_runner_type_with_hp3d_defaults(tmp_path):
 
 def test_runners_made_in_the_same_second_share_nothing(tmp_path,
                                                        monkeypatch):
-    # mmengine names the message hub, logger and log dir after the timestamp
+    # mmengine names the message hub, logger, log dir and (unless the config
+    # names it) the visualizer after the timestamp
     monkeypatch.setattr(time, 'time', lambda: 1_600_000_000.0)
+    visualizer = dict(Config.fromfile(
+        osp.join(REPO_ROOT, 'configs/_base_/default_runtime.py')).visualizer,
+        vis_backends=[dict(type='LocalVisBackend')])
     first, second = (
-        Hp3dRunner.from_cfg(_cfg(tmp_path, experiment_name='same'))
+        Hp3dRunner.from_cfg(_cfg(tmp_path, experiment_name='same',
+                                 visualizer=visualizer))
         for _ in range(2))
     assert second.timestamp == f'{first.timestamp}_2'
     assert first.message_hub is not second.message_hub
     assert first.logger is not second.logger
     assert first.log_dir != second.log_dir
+    assert first.visualizer is not second.visualizer
     first.message_hub.update_scalar('train/loss', 1.0)
     assert 'train/loss' not in second.message_hub.log_scalars
 

@@ -171,9 +171,6 @@ def full_run(config: str, root: str, epochs: int) -> Tuple[float, float]:
         cfg[loader].dataset.dataset.data_root = root
     cfg.default_hooks.visualization.max_samples = 0
     cfg.visualizer.vis_backends = [dict(type='LocalVisBackend')]
-    # mmengine keeps visualizers by name: a second run would reuse the first
-    # run's (deleted) directory
-    cfg.visualizer.name = f'benchmark_lifting_{time.time_ns()}'
     cfg.default_hooks.logger.interval = 1000
     with tempfile.TemporaryDirectory() as work_dir:
         cfg.work_dir = work_dir
