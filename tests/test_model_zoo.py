@@ -39,3 +39,44 @@ def test_listed_config_exists_and_builds(name):
     if stated is not None:
         assert sum(p.numel() for p in model.parameters()) == stated
     assert isinstance(model, torch.nn.Module)
+
+
+POTTER_CONFIGS = REPO_ROOT / 'configs' / 'potter'
+POTTER_RECIPE = 'potter_poolattnformer-s12_1xb64-70e_egoexo4d-224x224'
+# transforms that draw nothing: the official dataset crops at the box centre
+# and scale, unrotated, unflipped, colours unchanged
+DETERMINISTIC_TRANSFORMS = {'GetBBoxCenterScale', 'LoadImage', 'TopdownAffine',
+                            'MirrorLeftHand', 'GenerateTarget', 'PackInputs'}
+
+
+@pytest.mark.parametrize('config', [
+    POTTER_CONFIGS / f'{POTTER_RECIPE}.py',
+    POTTER_CONFIGS / f'{POTTER_RECIPE}-noflip.py',
+    REPO_ROOT / 'configs' / 'potter_egoexo.py',
+])
+def test_potter_recipes_use_official_drop_rates(config):
+    # official configs/potter_pose_3d_ego4d.yaml: DROP_RATE, DROP_PATH_RATE 0.1
+    cfg = Config.fromfile(str(config))
+    init_default_scope('hp3d')
+    with torch.device('meta'):
+        backbone = MODELS.build(cfg.model.backbone)
+    dropouts = {m.p for m in backbone.modules()
+                if isinstance(m, torch.nn.Dropout)}
+    assert dropouts == {0.1}
+    last_basic_block = backbone.basic_stream.network[-1][-1]
+    assert last_basic_block.drop_path.drop_prob == pytest.approx(0.1)
+    for blocks in backbone.hr_stream.blocks:
+        assert blocks[-1].drop_path.drop_prob == pytest.approx(0.1)
+
+
+def test_potter_official_data_config_trains_without_augmentation():
+    cfg = Config.fromfile(str(POTTER_CONFIGS / f'{POTTER_RECIPE}-noflip.py'))
+    train = cfg.train_dataloader.dataset.pipeline
+    test = cfg.test_dataloader.dataset.pipeline
+    assert {t['type'] for t in train} <= DETERMINISTIC_TRANSFORMS
+    assert all(t['enabled'] is False for t in train + test
+               if t['type'] == 'MirrorLeftHand')
+    # the test crops, skipping frames whose image cannot be read
+    assert [dict(t) for t in train] == [
+        dict(t, on_error='skip') if t['type'] == 'LoadImage' else dict(t)
+        for t in test]

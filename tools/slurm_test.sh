@@ -2,7 +2,9 @@
 # Test a checkpoint on a Slurm cluster, one task per GPU.
 #   bash tools/slurm_test.sh PARTITION JOB_NAME CONFIG CHECKPOINT [test.py args]
 # Environment: GPUS (total, 8), GPUS_PER_NODE (8), CPUS_PER_TASK (5),
-# SRUN_ARGS (extra srun options), PYTHON (interpreter).
+# SRUN_ARGS (extra srun options), PYTHON (interpreter), GRES (generic
+# resources per node, gpu:$GPUS_PER_NODE; set GRES= on a CPU-only partition:
+# GPUS and GPUS_PER_NODE then count processes, which use gloo).
 set -euo pipefail
 if [ "$#" -lt 4 ]; then
     echo "usage: bash $0 PARTITION JOB_NAME CONFIG CHECKPOINT [test.py args]" >&2
@@ -17,6 +19,7 @@ GPUS=${GPUS:-8}
 GPUS_PER_NODE=${GPUS_PER_NODE:-8}
 CPUS_PER_TASK=${CPUS_PER_TASK:-5}
 SRUN_ARGS=${SRUN_ARGS:-""}
+GRES=${GRES-gpu:$GPUS_PER_NODE}
 PYTHON=${PYTHON:-python}
 
 # SRUN_ARGS is split into words on purpose: it holds several options.
@@ -24,7 +27,7 @@ PYTHON=${PYTHON:-python}
 PYTHONPATH="$(dirname "$0")/..${PYTHONPATH:+:$PYTHONPATH}" \
 srun -p "$PARTITION" \
     --job-name="$JOB_NAME" \
-    --gres=gpu:"$GPUS_PER_NODE" \
+    ${GRES:+--gres="$GRES"} \
     --ntasks="$GPUS" \
     --ntasks-per-node="$GPUS_PER_NODE" \
     --cpus-per-task="$CPUS_PER_TASK" \

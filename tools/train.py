@@ -12,6 +12,7 @@ import os
 import os.path as osp
 
 from mmengine.config import Config, DictAction
+from mmengine.device import get_device
 
 # hp3d.engine also sets up safe checkpoint loading and registers Hp3dRunner
 from hp3d.engine import destroy_dist, unknown_types_explained
@@ -36,7 +37,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         '--amp',
         action='store_true',
         help='automatic mixed precision (AmpOptimWrapper, dynamic loss '
-        'scale)')
+        'scale; GPU only)')
     parser.add_argument(
         '--no-validate',
         action='store_true',
@@ -50,7 +51,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         '--cfg-options',
         nargs='+',
         action=DictAction,
-        help='override config settings, key=value pairs (merged last), '
+        help='override config settings, key=value pairs (merged before the '
+        'other flags apply), '
         'e.g. --cfg-options train_cfg.max_epochs=5 randomness.seed=1')
     parser.add_argument(
         '--launcher',
@@ -76,6 +78,10 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     Returns:
         Config: ``cfg``, modified in place.
     """
+    # first, as in mmpose: the flags below apply to the merged config (an
+    # --out evaluator list, an auto_scale_lr given on the command line)
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
     cfg.launcher = args.launcher
     if 'runner_type' not in cfg:
         cfg.runner_type = DEFAULT_RUNNER
@@ -88,6 +94,11 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
                                 osp.splitext(osp.basename(args.config))[0])
 
     if args.amp:
+        if get_device() == 'cpu':
+            # mmengine's AmpOptimWrapper would fail only after building
+            # datasets and model
+            raise ValueError('--amp needs a GPU (or NPU/MLU/MUSA): '
+                             "mmengine's AmpOptimWrapper does not run on CPU")
         optim_wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
         if optim_wrapper not in ('OptimWrapper', 'AmpOptimWrapper'):
             raise ValueError(
@@ -116,8 +127,6 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
                              'the config')
         cfg.auto_scale_lr.enable = True
 
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
     return cfg
 
 

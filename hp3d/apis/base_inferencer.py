@@ -12,7 +12,7 @@ Note:
 import math
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Dict, Iterator, List, Optional, Sequence, Set, Tuple, Union
 
 import numpy as np
 import torch
@@ -119,7 +119,8 @@ class BaseHand3DInferencer(ABC):
                 docs/design.md §1 (``get_data_info``; ``get_arrays`` for
                 lifting), e.g. an ``EgoExo4DHandDataset``.
             batch_size (int): Hands per model call.
-            out_dir (str | Path, optional): Write one figure per hand here.
+            out_dir (str | Path, optional): Write one figure per hand here
+                (named as in :meth:`visualize`, unique within the call).
             return_vis (bool): Also yield the figures.
 
         Yields:
@@ -128,9 +129,12 @@ class BaseHand3DInferencer(ABC):
         """
         if batch_size < 1:
             raise ValueError(f'batch_size must be >= 1, got {batch_size}')
+        # Figure names of earlier batches: a later hand must not overwrite
+        # them.
+        taken_names: Set[str] = set()
         for batch in self.iter_batches(samples, batch_size):
             preds = self.forward(batch)
-            figures = (self.visualize(batch, preds, out_dir)
+            figures = (self.visualize(batch, preds, out_dir, taken_names)
                        if out_dir is not None or return_vis else [])
             yield preds, figures
 
@@ -151,7 +155,8 @@ class BaseHand3DInferencer(ABC):
         return self._visualizer
 
     def visualize(self, batch: dict, preds: List[dict],
-                  out_dir: Optional[Union[str, Path]] = None
+                  out_dir: Optional[Union[str, Path]] = None,
+                  taken_names: Optional[Set[str]] = None
                   ) -> List[np.ndarray]:
         """Draw each hand of a batch with its prediction.
 
@@ -159,15 +164,26 @@ class BaseHand3DInferencer(ABC):
             batch (dict): The collated batch the predictions came from.
             preds (list[dict]): Its prediction dicts.
             out_dir (str | Path, optional): Save each figure as
-                ``{take_uid}_{frame:06d}_{hand}.png`` here.
+                ``{take_uid}_{frame:06d}_{hand}.png`` here, or as
+                ``{take_uid}_{frame:06d}_{hand}_{sample_idx}.png`` when that
+                name is taken (two same-handed boxes in one image, two
+                images with one file stem).
+            taken_names (set[str], optional): Names already used, e.g. by
+                earlier batches of the call; updated in place.
 
         Returns:
             list[np.ndarray]: (H, W, 3) uint8 RGB figures.
         """
+        taken_names = set() if taken_names is None else taken_names
         figures = []
         for i, pred in enumerate(preds):
             name = (f'{pred["take_uid"]}_{int(pred["frame_number"]):06d}_'
                     f'{pred["hand"]}')
+            # Plain names end in the hand, suffixed ones in a sample index
+            # (unique within a call): the two kinds cannot collide.
+            if name in taken_names:
+                name = f'{name}_{int(pred["sample_idx"])}'
+            taken_names.add(name)
             out_file = None if out_dir is None else str(
                 Path(out_dir) / f'{name}.png')
             figures.append(self.visualizer.add_datasample(

@@ -92,7 +92,8 @@ class ImageInferencer(BaseHand3DInferencer):
             bboxes: For one image, its boxes (N, 4) (or (4,) for one hand)
                 xyxy px; for several, a sequence with one such per image.
             hands: For one image, one ``'left'``/``'right'`` per box (or a
-                string for all its boxes); for several, one such per image.
+                string for all its boxes); for several, one such per image,
+                or one string for all boxes of all images.
             cam_K (np.ndarray, optional): (3, 3) or (N, 3, 3) intrinsics
                 over all N hands. Defaults to
                 :func:`hp3d.datasets.camera.default_intrinsics`.
@@ -108,6 +109,9 @@ class ImageInferencer(BaseHand3DInferencer):
             images = list_images(inputs)
         else:
             images = list(inputs)
+        if isinstance(hands, str):
+            # One handedness for every box; len('left') is no image count.
+            hands = [hands] * len(images)
         if len(bboxes) != len(images) or len(hands) != len(images):
             raise ValueError(f'{len(images)} images but {len(bboxes)} box '
                              f'lists and {len(hands)} handedness lists')

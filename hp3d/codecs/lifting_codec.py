@@ -27,8 +27,11 @@ class LiftingCodec:
     Inputs are 2D pixels standardised per axis; invalid or missing joints
     become 0 with ``input_weight`` 0 (masked, not silently the mean). Targets
     are 3D joints relative to the wrist, standardised per axis in metres;
-    ``target_weight`` is 0 where the joint (or the wrist) is not valid and
-    the target there is 0. The defaults are the Ego-Exo4D statistics of
+    ``target_weight`` (and the target) is 0 where the joint is not valid or
+    its wrist-relative position is not finite: every joint when the wrist
+    3D is missing (NaN), but only the wrist itself when the wrist is merely
+    flagged invalid with finite coordinates (it still anchors the other
+    joints). The defaults are the Ego-Exo4D statistics of
     ``DATA.md`` in the native (landscape) view of the annotation files: the
     seed project's 2D numbers are in the portrait view (u', v') =
     (511 - v, u) and are mapped back here.

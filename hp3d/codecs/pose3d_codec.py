@@ -1,6 +1,4 @@
 """Targets of POTTER's 3D head: per-joint standardised wrist-relative mm."""
-import json
-import os
 import os.path as osp
 from typing import Dict, Optional, Sequence, Union
 
@@ -9,6 +7,7 @@ import torch
 from torch import Tensor
 
 from hp3d.datasets.metainfo import MIRROR_AXIS, NUM_JOINTS, WRIST
+from hp3d.datasets.stats import load_joint_stats
 from hp3d.registry import KEYPOINT_CODECS
 
 # The Ego-Exo4D train split's per-joint statistics, shipped with hp3d.
@@ -17,51 +16,18 @@ DEFAULT_JOINT_STATS_FILE = osp.join(
     'egoexo4d_joint_stats_mm.json')
 
 
-def load_joint_stats(stats_file: str) -> Dict[str, np.ndarray]:
-    """Read a per-joint statistics table.
-
-    Args:
-        stats_file (str): JSON with ``joint_mean_mm`` and ``joint_std_mm``,
-            each K x 3 (layout of ``real_joint_stats_mm.json``). A relative
-            path is resolved against the current directory.
-
-    Returns:
-        dict: ``mean_mm`` and ``std_mm``, (K, 3) float64.
-
-    Raises:
-        FileNotFoundError: The file does not exist.
-        ValueError: The table is malformed.
-    """
-    path = osp.abspath(stats_file)
-    if not osp.isfile(path):
-        raise FileNotFoundError(
-            f'Joint statistics file {stats_file!r} not found (resolved to '
-            f'{path} from {os.getcwd()}). Leave stats_file unset to use the '
-            f'Ego-Exo4D table shipped with hp3d ({DEFAULT_JOINT_STATS_FILE}).')
-    with open(path) as f:
-        try:
-            table = json.load(f)
-        except json.JSONDecodeError as e:
-            raise ValueError(f'{path}: invalid JSON at line {e.lineno}, '
-                             f'column {e.colno}: {e.msg}') from None
-    if not isinstance(table, dict) or not {'joint_mean_mm', 'joint_std_mm'
-                                           } <= set(table):
-        raise ValueError(f'{path}: expected keys joint_mean_mm and '
-                         'joint_std_mm')
-    return dict(mean_mm=np.asarray(table['joint_mean_mm'], dtype=np.float64),
-                std_mm=np.asarray(table['joint_std_mm'], dtype=np.float64))
-
-
 @KEYPOINT_CODECS.register_module()
 class Pose3DCodec:
     """Standardise wrist-relative 3D joints per joint, in millimetres.
 
     ``target = (p - p_wrist) * 1000 - mean_mm) / std_mm`` with ``std_mm``
     clamped below at ``eps_mm`` (the wrist's std is 0: it is the origin).
-    Invalid joints get target 0 and ``target_weight`` 0. ``flip`` mirrors
-    the wrist-relative hand across ``MIRROR_AXIS`` (camera y): a left hand seen
-    as a right hand, so one model
-    serves both hands.
+    Joints that are not valid, or whose wrist-relative position is not
+    finite, get target 0 and ``target_weight`` 0: every joint when the wrist
+    3D is missing (NaN), only the wrist itself when it is merely flagged
+    invalid with finite coordinates (it still anchors the other joints).
+    ``flip`` mirrors the wrist-relative hand across ``MIRROR_AXIS`` (camera
+    y): a left hand seen as a right hand, so one model serves both hands.
 
     Note:
         Shape symbols: ``N`` optional leading sample axes, ``B`` batch,
@@ -70,8 +36,9 @@ class Pose3DCodec:
 
     Args:
         stats_file (str, optional): Table of per-joint mean/std in mm (see
-            :func:`load_joint_stats`). Defaults to the Ego-Exo4D train table
-            shipped with hp3d, unless ``mean_mm``/``std_mm`` are given.
+            :func:`hp3d.datasets.stats.load_joint_stats`). Defaults to the
+            Ego-Exo4D train table shipped with hp3d, unless
+            ``mean_mm``/``std_mm`` are given.
         mean_mm (Sequence, optional): (K, 3) per-joint mean, mm.
         std_mm (Sequence, optional): (K, 3) per-joint std, mm.
         eps_mm (float): Smallest std used, mm. Defaults to 1.0.
@@ -90,8 +57,13 @@ class Pose3DCodec:
             raise ValueError(f'eps_mm must be positive, got {eps_mm}')
         if mean_mm is None:
             self.stats_file = stats_file or DEFAULT_JOINT_STATS_FILE
-            stats = load_joint_stats(self.stats_file)
-            mean, std = stats['mean_mm'], stats['std_mm']
+            try:
+                mean, std = load_joint_stats(self.stats_file)
+            except FileNotFoundError as err:
+                raise FileNotFoundError(
+                    f'{err} Leave stats_file unset to use the Ego-Exo4D '
+                    f'table shipped with hp3d ({DEFAULT_JOINT_STATS_FILE}).'
+                ) from None
         else:
             self.stats_file = None
             mean = np.asarray(mean_mm, dtype=np.float64)
@@ -126,7 +98,7 @@ class Pose3DCodec:
 
         Args:
             keypoints_3d (np.ndarray): (N, K, 3) camera-frame m, NaN where
-                invalid (the wrist must be finite).
+                invalid (a NaN wrist zeroes the whole hand's weight).
             keypoints_valid (np.ndarray): (N, K) bool.
             flip (bool | np.ndarray): Mirror the hand (negate the
                 ``MIRROR_AXIS`` coordinate), for all samples or per sample
@@ -174,4 +146,4 @@ class Pose3DCodec:
         return f'{self.__class__.__name__}({source}, eps_mm={self.eps_mm})'
 
 
-__all__ = ['Pose3DCodec', 'load_joint_stats', 'DEFAULT_JOINT_STATS_FILE']
+__all__ = ['Pose3DCodec', 'DEFAULT_JOINT_STATS_FILE']

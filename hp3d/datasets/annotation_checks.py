@@ -375,6 +375,11 @@ def _hand_record(meta: dict, frame: dict, hand: str,
     """A checked hand: GT when the frame has ``{hand}_hand_3d``, else a box
     of a box-only (inference) file."""
     has_gt = f'{hand}_hand_3d' in frame
+    gt_keys = [key.format(hand=hand) for key in ('{hand}_hand_2d', ) +
+               VALID_KEYS if frame.get(key.format(hand=hand), []) != []]
+    if not has_gt and gt_keys:
+        # a GT record that lost its 3D key must not pass as a box-only hand
+        raise _BadRecord('wrong_type', f'{gt_keys} without {hand}_hand_3d')
     if has_gt:
         bbox, kpts_2d, kpts_3d, valid = _gt_hand(frame, hand,
                                                  min_valid_joints)

@@ -116,6 +116,11 @@ class CocoHandDataset(BaseDataset):
                 sample = self._sample(ann, image, hand, keypoints, bbox_xywh)
                 if sample['keypoints_valid'].sum() >= self.min_keypoints:
                     data_list.append(sample)
+        if not data_list:
+            raise ValueError(
+                f'{self.ann_file}: no hand to load ({len(coco["annotations"])}'
+                f' annotations, {len(coco["images"])} images, min_keypoints='
+                f'{self.min_keypoints})')
         MMLogger.get_current_instance().info(
             f'{self.ann_file}: {len(data_list)} hands from '
             f'{len(coco["images"])} images')

@@ -19,9 +19,18 @@ from .annotation_checks import (
     read_json,
 )
 from .camera import default_intrinsics
-from .metainfo import HAND_METAINFO, MIN_VALID_JOINTS, NUM_JOINTS
+from .metainfo import (
+    FINGER_JOINTS,
+    HAND_METAINFO,
+    MIN_VALID_JOINTS,
+    NUM_JOINTS,
+    WRIST,
+)
 
 ON_BAD_RECORD = ('skip', 'error')
+# Largest plausible median wrist to middle-finger-base distance, metres
+# (adult hands: ~0.09-0.11 m; millimetres would read ~100).
+MAX_PALM_M = 1.0
 # Per-sample arrays stacked by ``get_arrays``: dtype and per-sample shape.
 _ARRAYS = dict(
     keypoints_2d=(np.float32, (NUM_JOINTS, 2)),
@@ -182,6 +191,7 @@ class EgoExo4DHandDataset(BaseDataset):
         anno = read_json(self.ann_file, self.max_file_mb)
         data_list, rejections = [], []
         intrinsics: Dict[str, np.ndarray] = {}
+        self._takes_without_camera: List[str] = []
         for item in iter_hand_records(anno, self.min_valid_joints,
                                       self.ann_file):
             if isinstance(item, Rejection):
@@ -194,8 +204,25 @@ class EgoExo4DHandDataset(BaseDataset):
                     item.take_uid)
             data_list.append(self._sample(item, intrinsics[item.take_uid]))
         self.rejections = [r.to_dict() for r in rejections]
+        self._check_metres(data_list)
         self._log_summary(data_list, rejections)
         return data_list
+
+    def _check_metres(self, data_list: List[dict]) -> None:
+        """Refuse 3D that is evidently not in metres: the wrist to the
+        middle finger's base is ~0.1 m, so a file in mm would load silently
+        and train on targets 1000x too large."""
+        base = FINGER_JOINTS['middle'][0]
+        lengths = [
+            np.linalg.norm(d['keypoints_3d'][base] - d['keypoints_3d'][WRIST])
+            for d in data_list if d['keypoints_valid'][base]
+        ]
+        if lengths and np.median(lengths) > MAX_PALM_M:
+            raise ValueError(
+                f'{self.ann_file}: the median distance from the wrist to the '
+                f'middle finger\'s base is {np.median(lengths):.3g}, where '
+                f'hands measure ~0.1 m: the 3D coordinates are not in metres '
+                '(millimetres?)')
 
     def _serialize_data(self) -> Tuple[np.ndarray, np.ndarray]:
         # mmengine cannot serialize an empty list (every record rejected);
@@ -209,6 +236,8 @@ class EgoExo4DHandDataset(BaseDataset):
         camera_file = osp.join(camera_dir, f'{take_uid}.json')
         if camera_dir and osp.isfile(camera_file):
             return read_intrinsics(camera_file, self.max_file_mb)
+        if camera_dir:
+            self._takes_without_camera.append(take_uid)
         return default_intrinsics()
 
     def _sample(self, record: HandRecord, cam_K: np.ndarray) -> dict:
@@ -240,6 +269,12 @@ class EgoExo4DHandDataset(BaseDataset):
             f'{self.ann_file}: {len(data_list)} hands ({hands["right"]} '
             f'right, {hands["left"]} left; {num_gt} with 3D GT, '
             f'{len(data_list) - num_gt} box-only)')
+        if self._takes_without_camera:
+            logger.warning(
+                f'{self.ann_file}: {len(self._takes_without_camera)} takes '
+                f'have no camera file in {self.data_prefix["camera"]} (e.g. '
+                f'{self._takes_without_camera[0]}.json): the default Aria '
+                'intrinsics are used for them')
         if rejections:
             kinds = Counter(r.kind for r in rejections)
             examples = '\n'.join(
@@ -260,6 +295,7 @@ class EgoExo4DHandDataset(BaseDataset):
             and lists ``take_uid``, ``take_name``, ``hand``.
         """
         if self._arrays is None:
+            self.full_init()  # a lazy_init dataset has no data_list yet
             if self.serialize_data:
                 infos = [self.get_data_info(i) for i in range(len(self))]
             else:

@@ -15,11 +15,13 @@ Note:
 """
 import json
 import math
+import os
 from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
-from .metainfo import HANDS, NUM_JOINTS, WRIST
+from .annotation_checks import Rejection, iter_hand_records, read_json
+from .metainfo import MIN_VALID_JOINTS, NUM_JOINTS, WRIST
 
 # Thresholds of the synthetic data's statistics check: per-joint mean within
 # this many mm, std within this relative error of the reference.
@@ -27,87 +29,58 @@ MEAN_TOL_MM = 10.0
 STD_REL_TOL = 0.25
 
 
-def _as_array(value: list, shape: Tuple[int, ...], where: str) -> np.ndarray:
-    array = np.asarray(value, dtype=np.float64)
-    if array.shape != shape:
-        raise ValueError(f'{where}: expected shape {shape}, got {array.shape}')
-    return array
+def load_hand_annotations(ann_file: str,
+                          min_valid_joints: int = MIN_VALID_JOINTS,
+                          on_bad_record: str = 'skip') -> Dict[str, object]:
+    """One row per hand that :class:`EgoExo4DHandDataset` loads from an
+    official annotation file: the same parser, checks and rejections, so the
+    statistics describe what a model trains on.
 
-
-def load_hand_annotations(ann_file: str) -> Dict[str, np.ndarray]:
-    """One row per annotated hand of an official annotation file.
-
-    Ground-truth files give every field; box-only files (the public test file)
-    give NaN keypoints and all-False flags. A hand counts when its box (or, in
-    GT files, its 3D) is non-empty.
+    Ground-truth files give every field (NaN where a joint is not valid,
+    except the wrist's 3D); box-only files (the public test file) give NaN
+    keypoints and all-False flags.
 
     Args:
         ann_file (str): ``ego_pose_gt_anno_{split}_public.json`` (or an older
             file with ``{hand}_hand_valid`` flags).
+        min_valid_joints (int): Reject GT hands with fewer valid joints, as
+            the dataset does. Defaults to ``MIN_VALID_JOINTS``.
+        on_bad_record (str): ``'skip'`` leaves rejected records out (listed in
+            ``rejections``); ``'error'`` raises on the first one, naming file,
+            take, frame and hand. Defaults to ``'skip'``.
 
     Returns:
         dict: ``keypoints_3d`` (N, K, 3) m, ``keypoints_2d`` (N, K, 2) px,
-        ``valid`` (N, K) bool, ``bbox`` (N, 4) xyxy px (NaN when absent),
-        ``is_left`` (N,) bool, ``has_gt`` (N,) bool, ``take_uid`` (N,) str,
-        ``frame_number`` (N,) int.
+        ``valid`` (N, K) bool, ``bbox`` (N, 4) xyxy px, ``is_left`` (N,)
+        bool, ``has_gt`` (N,) bool, ``take_uid`` (N,) str, ``frame_number``
+        (N,) int, and ``rejections``: a list of dicts (take, frame, hand,
+        kind, reason).
     """
-    with open(ann_file) as f:
-        data = json.load(f)
-    if not isinstance(data, dict):
-        raise ValueError(f'{ann_file}: top level must be {{take_uid: ...}}')
-    rows: Dict[str, List] = {k: [] for k in (
-        'keypoints_3d', 'keypoints_2d', 'valid', 'bbox', 'is_left', 'has_gt',
-        'take_uid', 'frame_number')}
-    nan3 = np.full((NUM_JOINTS, 3), np.nan)
-    nan2 = np.full((NUM_JOINTS, 2), np.nan)
-    for take_uid, frames in data.items():
-        for frame_key, frame in frames.items():
-            where = f'{ann_file}: take {take_uid} frame {frame_key}'
-            if 'metadata' not in frame:
-                raise ValueError(f'{where}: no metadata')
-            for hand in HANDS:
-                kp3d = frame.get(f'{hand}_hand_3d', [])
-                box = frame.get(f'{hand}_hand_bbox', [])
-                if not kp3d and not box:
-                    continue
-                has_gt = bool(kp3d)
-                if has_gt:
-                    flags = frame.get(f'{hand}_hand_valid_3d',
-                                      frame.get(f'{hand}_hand_valid'))
-                    if flags is None:
-                        raise ValueError(f'{where}: {hand} hand has 3D but no '
-                                         'valid flags')
-                    kp2d = frame.get(f'{hand}_hand_2d') or nan2
-                    rows['keypoints_3d'].append(_as_array(
-                        kp3d, (NUM_JOINTS, 3), f'{where} {hand}_hand_3d'))
-                    rows['keypoints_2d'].append(_as_array(
-                        kp2d, (NUM_JOINTS, 2), f'{where} {hand}_hand_2d'))
-                    rows['valid'].append(_as_array(
-                        flags, (NUM_JOINTS, ), f'{where} valid flags') > 0)
-                else:
-                    rows['keypoints_3d'].append(nan3)
-                    rows['keypoints_2d'].append(nan2)
-                    rows['valid'].append(np.zeros(NUM_JOINTS, dtype=bool))
-                rows['bbox'].append(
-                    _as_array(box, (4, ), f'{where} {hand}_hand_bbox')
-                    if box else np.full(4, np.nan))
-                rows['is_left'].append(hand == 'left')
-                rows['has_gt'].append(has_gt)
-                rows['take_uid'].append(take_uid)
-                rows['frame_number'].append(int(frame['metadata'].get(
-                    'frame_number', frame_key)))
-    if not rows['is_left']:
-        return dict(
-            keypoints_3d=np.zeros((0, NUM_JOINTS, 3)),
-            keypoints_2d=np.zeros((0, NUM_JOINTS, 2)),
-            valid=np.zeros((0, NUM_JOINTS), dtype=bool),
-            bbox=np.zeros((0, 4)), is_left=np.zeros(0, dtype=bool),
-            has_gt=np.zeros(0, dtype=bool), take_uid=np.zeros(0, dtype=str),
-            frame_number=np.zeros(0, dtype=int))
-    out = {k: np.stack(v) if k in ('keypoints_3d', 'keypoints_2d', 'valid',
-                                   'bbox') else np.asarray(v)
-           for k, v in rows.items()}
-    return out
+    if on_bad_record not in ('skip', 'error'):
+        raise ValueError(f"on_bad_record must be 'skip' or 'error', got "
+                         f'{on_bad_record!r}')
+    records, rejections = [], []
+    for item in iter_hand_records(read_json(ann_file), min_valid_joints,
+                                  ann_file):
+        if isinstance(item, Rejection):
+            if on_bad_record == 'error':
+                raise ValueError(item.message(ann_file))
+            rejections.append(item.to_dict())
+        else:
+            records.append(item)
+    return dict(
+        keypoints_3d=np.array([r.keypoints_3d for r in records],
+                              np.float64).reshape(-1, NUM_JOINTS, 3),
+        keypoints_2d=np.array([r.keypoints_2d for r in records],
+                              np.float64).reshape(-1, NUM_JOINTS, 2),
+        valid=np.array([r.keypoints_valid for r in records],
+                       bool).reshape(-1, NUM_JOINTS),
+        bbox=np.array([r.bbox for r in records], np.float64).reshape(-1, 4),
+        is_left=np.array([r.hand == 'left' for r in records], bool),
+        has_gt=np.array([r.has_gt for r in records], bool),
+        take_uid=np.array([r.take_uid for r in records], str),
+        frame_number=np.array([r.frame_number for r in records], int),
+        rejections=rejections)
 
 
 def wrist_relative_mm(keypoints_3d: np.ndarray,
@@ -154,9 +127,10 @@ def lifting_stats(keypoints_2d: np.ndarray, keypoints_3d: np.ndarray,
     Returns:
         dict: ``input_mean_px``, ``input_std_px`` (2D of the valid joints, per
         axis) and ``target_mean_m``, ``target_std_m`` (wrist-relative 3D of
-        the valid joints, the wrist's zeros included, per axis).
+        the valid joints, the wrist's zeros included, per axis). A valid
+        wrist may lack its 2D (the files allow it): 2D pools finite joints.
     """
-    kp2d = keypoints_2d[valid]
+    kp2d = keypoints_2d[valid & np.isfinite(keypoints_2d).all(-1)]
     rel_m = wrist_relative_mm(keypoints_3d, valid)[valid] / 1000.0
     return dict(input_mean_px=kp2d.mean(0).tolist(),
                 input_std_px=kp2d.std(0).tolist(),
@@ -228,17 +202,42 @@ def compare_joint_stats(mean_mm: np.ndarray, std_mm: np.ndarray,
 
 
 def load_joint_stats(path: str) -> Tuple[np.ndarray, np.ndarray]:
-    """Read a ``real_joint_stats_mm.json``-layout file: (K, 3) mean, std."""
-    with open(path) as f:
-        data = json.load(f)
+    """Read a per-joint statistics table (``real_joint_stats_mm.json``
+    layout: ``joint_mean_mm`` and ``joint_std_mm``, each K x 3).
+
+    Args:
+        path (str): The JSON file; a relative path is resolved against the
+            current directory.
+
+    Returns:
+        tuple: mean (K, 3) and std (K, 3) in mm, float64.
+
+    Raises:
+        FileNotFoundError: The file does not exist.
+        ValueError: The table is malformed.
+    """
+    resolved = os.path.abspath(path)
+    if not os.path.isfile(resolved):
+        raise FileNotFoundError(
+            f'Joint statistics file {path!r} not found (resolved to '
+            f'{resolved} from {os.getcwd()}).')
+    with open(resolved) as f:
+        try:
+            data = json.load(f)
+        except json.JSONDecodeError as e:
+            raise ValueError(f'{resolved}: invalid JSON at line {e.lineno}, '
+                             f'column {e.colno}: {e.msg}') from None
+    if not isinstance(data, dict):
+        raise ValueError(f'{resolved}: expected an object with '
+                         'joint_mean_mm and joint_std_mm')
     try:
         mean = np.asarray(data['joint_mean_mm'], dtype=np.float64)
         std = np.asarray(data['joint_std_mm'], dtype=np.float64)
     except KeyError as err:
-        raise ValueError(f'{path}: missing {err}') from err
+        raise ValueError(f'{resolved}: missing {err}') from None
     if mean.shape != (NUM_JOINTS, 3) or std.shape != (NUM_JOINTS, 3):
-        raise ValueError(f'{path}: expected ({NUM_JOINTS}, 3) tables, got '
-                         f'{mean.shape} and {std.shape}')
+        raise ValueError(f'{resolved}: expected ({NUM_JOINTS}, 3) tables, '
+                         f'got {mean.shape} and {std.shape}')
     return mean, std
 
 
@@ -258,7 +257,8 @@ def normalisation_stats(ann_file: str) -> Dict:
     Returns:
         dict: the ``real_joint_stats_mm.json`` layout (``source``,
         ``joint_mean_mm``, ``joint_std_mm``) plus ``lifting``
-        (:func:`lifting_stats`) and ``num_hands``.
+        (:func:`lifting_stats`), ``num_hands`` and ``num_rejected`` (records
+        the dataset rejects too, left out).
     """
     hands = load_hand_annotations(ann_file)
     gt = hands['has_gt']
@@ -272,7 +272,8 @@ def normalisation_stats(ann_file: str) -> Dict:
         mean, std, f'{ann_file}: {int(gt.sum())} hands, wrist-relative '
         'camera coordinates, millimetres')
     out.update(lifting=lifting_stats(kp2d, kp3d, valid),
-               num_hands=int(gt.sum()))
+               num_hands=int(gt.sum()),
+               num_rejected=len(hands['rejections']))
     return out
 
 
@@ -286,7 +287,8 @@ def annotation_stats(ann_file: str,
             with.
 
     Returns:
-        dict: ``num_hands``, ``num_gt_hands``, ``valid_fraction``,
+        dict: ``num_hands``, ``num_gt_hands``, ``num_rejected`` (records
+        left out, as the dataset does), ``valid_fraction``,
         ``box`` (:func:`box_stats`), and for GT files ``joint_mean_mm``,
         ``joint_std_mm``, ``lifting`` (:func:`lifting_stats`) and, with a
         reference, ``comparison`` (:func:`compare_joint_stats`).
@@ -294,6 +296,7 @@ def annotation_stats(ann_file: str,
     hands = load_hand_annotations(ann_file)
     gt = hands['has_gt']
     out = dict(num_hands=int(len(gt)), num_gt_hands=int(gt.sum()),
+               num_rejected=len(hands['rejections']),
                box=box_stats(hands['bbox'], hands['is_left']))
     if gt.any():
         kp3d, kp2d = hands['keypoints_3d'][gt], hands['keypoints_2d'][gt]

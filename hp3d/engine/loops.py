@@ -10,12 +10,16 @@ from hp3d.engine.rng import (
 )
 from hp3d.registry import LOOPS
 
-__all__ = ['ResumableEpochBasedTrainLoop', 'VALIDATED_EPOCH_KEY']
+__all__ = [
+    'ResumableEpochBasedTrainLoop', 'VALIDATED_EPOCH_KEY', 'EPOCH_LENGTH_KEY'
+]
 
-# Runtime-info key of the message hub: the last epoch whose validation began.
+# Runtime-info keys of the message hub (saved with every checkpoint): the
+# last epoch whose validation began, and the iterations per epoch of the run.
 # (mmengine's LogProcessor logs runtime info whose key starts with 'val' or
-# 'train' as a metric, so the key must not.)
+# 'train' as a metric, so the keys must not.)
 VALIDATED_EPOCH_KEY = 'last_validated_epoch'
+EPOCH_LENGTH_KEY = 'iters_per_epoch'
 
 
 @LOOPS.register_module()
@@ -42,7 +46,11 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
     - runs the validation of the resumed epoch first when the checkpoint was
       saved at the end of an epoch, before that validation (as mmengine's
       ``CheckpointHook`` does), so the logged metrics and ``save_best``
-      match as well.
+      match as well;
+    - records the iterations per epoch with every checkpoint. A checkpoint
+      saved between epochs resumes with any epoch length (other batch size,
+      number of processes or data); one saved inside an epoch needs the
+      same length, else the run is refused rather than misaligned.
 
     With the same seed (``randomness=dict(seed=...)``) and deterministic
     kernels, a run killed at any point and resumed from its last checkpoint
@@ -54,6 +62,7 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._resumed_rng_state = None
+        self._resumed_batches = 0
 
     def run(self):
         """Train until ``max_epochs``, validating every ``val_interval``."""
@@ -68,12 +77,16 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
                 'training continues with freshly seeded generators.',
                 logger='current')
 
+        self._resumed_batches = self._batches_done()
+        self.runner.message_hub.update_info(EPOCH_LENGTH_KEY,
+                                            len(self.dataloader))
+
         # A checkpoint saved at the end of an epoch precedes that epoch's
         # validation: run it now, as the interrupted run did after saving.
         self._decide_current_val_interval()
         validated = self.runner.message_hub.get_info(VALIDATED_EPOCH_KEY)
-        if (self._epoch > 0 and self._iter == self._epoch * len(
-                self.dataloader) and self._validation_due()
+        if (self._epoch > 0 and self._resumed_batches == 0
+                and self._validation_due()
                 and (validated is None or validated < self._epoch)):
             self._validate()
 
@@ -86,6 +99,28 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
 
         self.runner.call_hook('after_train')
         return self.runner.model
+
+    def _batches_done(self) -> int:
+        """Batches of the current epoch that the resumed checkpoint holds.
+
+        Raises:
+            RuntimeError: A checkpoint saved inside an epoch, whose epoch
+                length differs from this run's.
+        """
+        length = len(self.dataloader)
+        # checkpoints of older hp3d versions do not record it
+        saved = self.runner.message_hub.get_info(EPOCH_LENGTH_KEY, length)
+        done = self._iter - self._epoch * saved
+        if not 0 <= done <= saved or (0 < done < saved and saved != length):
+            raise RuntimeError(
+                f'Cannot resume at iteration {self._iter} of epoch '
+                f'{self._epoch + 1}: the checkpoint was saved inside an epoch '
+                f'of {saved} iterations, and an epoch has {length} '
+                'iterations now. The data set, batch size or number of '
+                'processes differs from the run that saved it; resume from '
+                'a checkpoint saved at the end of an epoch instead.')
+        # the last iteration's checkpoint: the whole epoch is done
+        return length if done == saved and done else done
 
     def _validation_due(self) -> bool:
         """Whether the epochs done so far end with a validation."""
@@ -113,13 +148,7 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
         with preserved_rng_state():
             batches = iter(self.dataloader)
 
-        done = self._iter - self._epoch * len(self.dataloader)
-        if not 0 <= done <= len(self.dataloader):
-            raise RuntimeError(
-                f'Cannot resume at iteration {self._iter} of epoch '
-                f'{self._epoch + 1}: an epoch has {len(self.dataloader)} '
-                'iterations now. The data set, batch size or number of '
-                'processes differs from the run that saved the checkpoint.')
+        done, self._resumed_batches = self._resumed_batches, 0
         if done:
             print_log(
                 f'Skipping the {done} batches of epoch {self._epoch + 1} '

@@ -12,7 +12,12 @@ globals with ``torch.serialization.get_unsafe_globals_in_checkpoint``):
   ``builtins.getattr(HistoryBuffer, 'min')``. The real ``getattr`` would hand
   a checkpoint any attribute of any object it can reach (``getattr.__self__``
   is the builtins module, hence ``eval``), so that name is bound to
-  :func:`history_buffer_method`, which resolves only those four methods.
+  :func:`checkpoint_getattr`, which resolves only the attributes in
+  :data:`GETATTR_ALLOWED`.
+- ``OneCycleParamScheduler`` (behind ``OneCycleLR``): its state holds its
+  annealing function, pickled as
+  ``getattr(OneCycleParamScheduler, '_annealing_cos')``. The class itself
+  cannot be instantiated from a checkpoint (it requires a real optimizer).
 - numpy arrays, scalars and dtypes (buffer histories, ``np.float64`` metric
   values in the message hub, arrays in ``dataset_meta``): the array and scalar
   reconstructors, ``numpy.ndarray``, ``numpy.dtype`` and the numeric/bool
@@ -32,40 +37,50 @@ from typing import Any, Callable, List, Optional, Tuple, Union
 import numpy as np
 import torch
 from mmengine.logging import HistoryBuffer
+from mmengine.optim.scheduler.param_scheduler import OneCycleParamScheduler
 from mmengine.runner import CheckpointLoader
 
 __all__ = [
-    'SAFE_GLOBALS', 'UnsafeCheckpointError', 'history_buffer_method',
+    'SAFE_GLOBALS', 'GETATTR_ALLOWED', 'UnsafeCheckpointError',
+    'checkpoint_getattr',
     'register_safe_globals', 'load_local_checkpoint'
 ]
 
-# The statistic methods a pickled HistoryBuffer names (its defaults).
-_HISTORY_BUFFER_METHODS = ('min', 'max', 'current', 'mean')
+# The only attributes a checkpoint may look up, per owner: HistoryBuffer's
+# statistic methods (its defaults) and OneCycleParamScheduler's annealing
+# functions.
+GETATTR_ALLOWED = {
+    HistoryBuffer: ('min', 'max', 'current', 'mean'),
+    OneCycleParamScheduler: ('_annealing_cos', '_annealing_linear'),
+}
 
 
 class UnsafeCheckpointError(pickle.UnpicklingError):
     """A checkpoint asks for a global that is not on hp3d's allow-list."""
 
 
-def history_buffer_method(owner: Any, name: str) -> Callable:
-    """The only ``getattr`` a checkpoint may call: a HistoryBuffer statistic.
+def checkpoint_getattr(owner: Any, name: str) -> Callable:
+    """The only ``getattr`` a checkpoint may call.
 
     Args:
-        owner (Any): Must be :class:`HistoryBuffer` itself.
-        name (str): One of ``'min'``, ``'max'``, ``'current'``, ``'mean'``.
+        owner (Any): A class of :data:`GETATTR_ALLOWED`.
+        name (str): One of its allowed attributes.
 
     Returns:
-        Callable: The unbound method ``HistoryBuffer.<name>``.
+        Callable: ``getattr(owner, name)``.
 
     Raises:
         UnsafeCheckpointError: For any other object or attribute.
     """
-    if owner is not HistoryBuffer or name not in _HISTORY_BUFFER_METHODS:
+    allowed = next((names for cls, names in GETATTR_ALLOWED.items()
+                    if owner is cls), ())
+    if name not in allowed:
+        listed = '; '.join(f'{cls.__name__}.{{{",".join(names)}}}'
+                           for cls, names in GETATTR_ALLOWED.items())
         raise UnsafeCheckpointError(
             f'the checkpoint calls getattr({owner!r}, {name!r}); only '
-            f'HistoryBuffer.{{{",".join(_HISTORY_BUFFER_METHODS)}}} may be '
-            'looked up')
-    return getattr(HistoryBuffer, name)
+            f'{listed} may be looked up')
+    return getattr(owner, name)
 
 
 def _numpy_globals() -> List[Union[Callable, Tuple[Callable, str]]]:
@@ -88,7 +103,8 @@ def _numpy_globals() -> List[Union[Callable, Tuple[Callable, str]]]:
 
 SAFE_GLOBALS: Tuple[Union[Callable, Tuple[Callable, str]], ...] = (
     HistoryBuffer,
-    (history_buffer_method, 'builtins.getattr'),
+    OneCycleParamScheduler,
+    (checkpoint_getattr, 'builtins.getattr'),
     *_numpy_globals(),
 )
 

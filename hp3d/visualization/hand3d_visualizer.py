@@ -107,7 +107,9 @@ class Hand3DVisualizer(Visualizer):
     2D skeleton, the same input with the prediction projected into it, then
     one 3D panel per view with the GT (per-finger colours, solid) and the
     prediction (dark, dashed) overlaid, wrist-relative, on fixed mm axes.
-    Panels without content (no GT, no prediction) are left out. The figure
+    Panels without content (no GT, no prediction) are left out; without a
+    GT 2D panel, the input is still shown: the bare crop, or for lifting
+    the input ``keypoints_2d`` in their frame region. The figure
     is ``panel_px + header_px`` pixels high and ``panel_px`` wide per panel.
 
     Args:
@@ -167,12 +169,14 @@ class Hand3DVisualizer(Visualizer):
                 saw (its ``warp_mat`` maps frame pixels into it; the full
                 frame with an identity ``warp_mat``). None for the lifting
                 pipeline: the 2D panel is then a blank region of the frame
-                around the hand box, in frame pixels.
+                around the hand box and 2D joints, in frame pixels.
             data_sample (dict): one sample's metadata (``take_uid``,
                 ``frame_number``, ``hand``, ``keypoints_3d`` (K, 3) m,
                 ``keypoints_valid`` (K,), ``cam_K``, ``bbox``; image samples
                 ``warp_mat`` and optionally ``keypoints_2d_crop`` (K, 2);
                 optionally ``keypoints_2d`` (K, 2) frame px, ``has_gt``).
+                Without an image, ``keypoints_2d`` are the lifting input:
+                drawn as the GT 2D with ground truth, else as the input.
             prediction (dict, optional): the sample's prediction dict with
                 ``pred_mm`` (K, 3) wrist-relative mm.
             draw_gt (bool): draw the ground truth. Defaults to True.
@@ -308,6 +312,17 @@ class _HandDrawing:
                                         dtype=np.float64)
             else:
                 self.gt_2d = self._to_panel(project(self.gt_m, cam_K))
+        # Lifting has no image: its input is the 2D keypoints. With GT they
+        # are the GT 2D panel already; without, show what the model saw
+        # (the codec zeroes joints that are not valid or not finite).
+        self.input_2d = self.input_valid = None
+        if (image is None and self.gt_2d is None
+                and 'keypoints_2d' in data_sample):
+            input_2d = np.asarray(data_sample['keypoints_2d'],
+                                  dtype=np.float64)
+            input_valid = self.valid & np.isfinite(input_2d).all(axis=-1)
+            if input_valid.any():
+                self.input_2d, self.input_valid = input_2d, input_valid
         self.pred_2d = None
         if self.pred_mm is not None:
             pred_frame = prediction_to_frame(self.pred_mm, self.gt_m, cam_K)
@@ -354,6 +369,8 @@ class _HandDrawing:
         panels = []
         if self.gt_2d is not None:
             panels.append((f'GT 2D ({self.space} px)', 'gt'))
+        if self.input_2d is not None:
+            panels.append((f'Input 2D ({self.space} px)', 'input'))
         if self.pred_2d is not None:
             panels.append((f'Prediction projected ({self.space} px)', 'pred'))
         if not panels and self.image is not None:
@@ -362,8 +379,9 @@ class _HandDrawing:
 
     def draw_2d(self, ax: Axes, kind: str, panel_px: int) -> None:
         """Draw the 2D panel ``kind`` (see :meth:`panels_2d`) on ``ax``."""
-        points = dict(gt=self.gt_2d, pred=self.pred_2d).get(kind)
-        valid = self.valid if kind == 'gt' else None
+        points = dict(gt=self.gt_2d, pred=self.pred_2d,
+                      input=self.input_2d).get(kind)
+        valid = dict(gt=self.valid, input=self.input_valid).get(kind)
         if self.image is not None:
             self._draw_on_crop(ax, points, valid, panel_px)
         else:
@@ -406,7 +424,7 @@ class _HandDrawing:
     def _frame_region(self) -> Tuple[float, float, float]:
         """(x0, y0, size) of a square frame region around the hand, px."""
         boxes = [np.asarray(self.meta['bbox'], dtype=np.float64)]
-        for points in (self.gt_2d, self.pred_2d):
+        for points in (self.gt_2d, self.input_2d, self.pred_2d):
             if points is not None and np.isfinite(points).any():
                 finite = points[np.isfinite(points).all(axis=1)]
                 boxes.append(np.concatenate([finite.min(0), finite.max(0)]))

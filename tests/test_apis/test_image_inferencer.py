@@ -157,3 +157,41 @@ def test_figures_show_the_crop(inferencer, files, tmp_path):
     figure, = out['visualization']
     assert figure.dtype == np.uint8 and figure.std() > 0
     assert [p.name for p in tmp_path.iterdir()] == ['000001_000000_left.png']
+
+
+def test_every_hand_gets_its_own_figure_file(inferencer, files, tmp_path):
+    _, _, frames = files
+    # Two right hands in one array, then two files with one stem; one hand
+    # per batch, so names taken by earlier batches count too.
+    twin = tmp_path / 'other' / '000000.png'
+    twin.parent.mkdir()
+    twin.write_bytes((frames / '000001.png').read_bytes())
+    out_dir = tmp_path / 'vis'
+    inferencer(cv2.imread(str(frames / '000000.png')), BOXES,
+               ['right', 'right'], out_dir=out_dir, batch_size=1)
+    assert sorted(p.name for p in out_dir.iterdir()) == [
+        'image_0_000000_right.png', 'image_0_000000_right_1.png'
+    ]
+    out_dir = tmp_path / 'vis_files'
+    out = inferencer([frames / '000000.png', twin], [BOXES[:1]] * 2,
+                     [['left']] * 2, out_dir=out_dir, batch_size=1,
+                     return_vis=True)
+    names = sorted(p.name for p in out_dir.iterdir())
+    assert names == ['000000_000000_left.png', '000000_000000_left_1.png']
+    # the suffix is the hand's position in the call: files match figures
+    for i, name in enumerate(names):
+        np.testing.assert_array_equal(
+            cv2.imread(str(out_dir / name))[..., ::-1],
+            out['visualization'][i])
+
+
+def test_one_handedness_string_for_all_images(inferencer, files):
+    _, _, frames = files
+    bboxes = [BOXES, BOXES[:1]]
+    one = inferencer(str(frames), bboxes, 'left')['predictions']
+    listed = inferencer(str(frames), bboxes,
+                        [['left', 'left'], ['left']])['predictions']
+    assert [p['hand'] for p in one] == ['left'] * 3
+    for a, b in zip(one, listed):
+        np.testing.assert_array_equal(a['keypoints_3d_rel_mm'],
+                                      b['keypoints_3d_rel_mm'])

@@ -121,6 +121,9 @@ def test_figures_are_returned_and_written(inferencer, tmp_path):
     out = inferencer(hand_2d_px(), hands='left', out_dir=tmp_path,
                      return_vis=True)
     figure, = out['visualization']
-    assert figure.ndim == 3 and figure.shape[2] == 3
+    # The input 2D panel (no GT to draw) and the 3D views.
+    num_panels = 1 + len(inferencer.inferencer.visualizer.views)
+    assert figure.shape == (
+        *inferencer.inferencer.visualizer.figure_size_px(num_panels), 3)
     assert figure.dtype == np.uint8 and figure.std() > 0
     assert [p.name for p in tmp_path.iterdir()] == ['hand_0_000000_left.png']

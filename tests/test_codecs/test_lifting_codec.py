@@ -70,6 +70,15 @@ def test_nan_wrist_invalidates_all_targets():
     assert encoded['target_weight'].sum() == 0
 
 
+def test_wrist_flagged_invalid_still_anchors_the_others():
+    # The docstring's contract: only a non-finite wrist drops the hand.
+    kpts_2d, kpts_3d = random_hands(1)
+    valid = np.ones(21, dtype=bool)
+    valid[0] = False
+    encoded = LiftingCodec().encode(kpts_2d[0], kpts_3d[0], valid)
+    np.testing.assert_array_equal(encoded['target_weight'], valid)
+
+
 def test_round_trip_recovers_wrist_relative_mm():
     codec = LiftingCodec()
     kpts_2d, kpts_3d = random_hands(5)

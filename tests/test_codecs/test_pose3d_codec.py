@@ -75,6 +75,17 @@ def test_round_trip_with_invalid_joints_and_flip():
     np.testing.assert_allclose(decoded[valid], relative_mm[valid], atol=1e-3)
 
 
+def test_only_a_missing_wrist_drops_the_whole_hand():
+    codec = Pose3DCodec()
+    kpts = random_hands(2)
+    valid = np.ones((2, 21), dtype=bool)
+    valid[0, 0] = False  # flagged invalid, finite: still the origin
+    kpts[1, 0] = np.nan
+    weight = codec.encode(kpts, valid)['target_weight']
+    np.testing.assert_array_equal(weight[0], valid[0])
+    np.testing.assert_array_equal(weight[1], 0.0)
+
+
 def test_single_and_batched_encode_agree():
     codec = Pose3DCodec()
     kpts = random_hands(3)

@@ -143,6 +143,11 @@ def test_default_hand_and_min_keypoints(tmp_path):
     assert dataset[0]['img_path'] == ''
     with pytest.raises(ValueError, match='default_hand'):
         CocoHandDataset(path, default_hand='both')
+    with pytest.raises(ValueError, match=r'hands.json: no hand to load \(2 '
+                       r'annotations, .*min_keypoints=22\)'):
+        CocoHandDataset(path, min_keypoints=22)
+    with pytest.raises(ValueError, match=r'no hand to load \(0 annotations'):
+        CocoHandDataset(coco_file(tmp_path, []))
 
 
 def test_coco_wholebody_hands(tmp_path):

@@ -147,10 +147,11 @@ def test_public_test_file_box_only():
     assert len(expected) == 8772
 
 
-@pytest.mark.parametrize('serialize_data', [False, True])
-def test_get_arrays_matches_samples_and_is_cached(serialize_data):
+@pytest.mark.parametrize('serialize_data, lazy_init', [
+    (False, False), (True, False), (False, True), (True, True)])
+def test_get_arrays_matches_samples_and_is_cached(serialize_data, lazy_init):
     ds = build(osp.join(DATA, 'ego_pose_gt_anno_val_public.json'),
-               serialize_data=serialize_data)
+               serialize_data=serialize_data, lazy_init=lazy_init)
     arrays = ds.get_arrays()
     assert arrays is ds.get_arrays()
     assert arrays['keypoints_2d'].shape == (4, 21, 2)
@@ -189,6 +190,17 @@ def test_min_valid_joints(tmp_path):
              reason='12 valid joints, fewer than min_valid_joints=13')
     ]
     assert len(build(path, min_valid_joints=12)) == 4
+
+
+def test_3d_in_millimetres_is_refused(tmp_path):
+    frame = copy.deepcopy(load_fixture_frame())
+    for hand in ('right', 'left'):
+        frame[f'{hand}_hand_3d'] = (
+            np.array(frame[f'{hand}_hand_3d'], dtype=float) * 1000).tolist()
+    ann_file = write_anno(tmp_path, {'take-a': {'0': frame}})
+    with pytest.raises(ValueError, match=r'val_public.json: the median '
+                       r'distance .* not in metres \(millimetres\?\)'):
+        build(ann_file)
 
 
 def test_box_only_frame(tmp_path):
@@ -258,6 +270,8 @@ BAD_RECORDS = [
      'missing right_hand_valid_3d (or right_hand_valid)'),
     ('2d_missing', _delete('right_hand_2d'), 'right', 'wrong_type',
      'missing right_hand_2d'),
+    ('3d_missing', _delete('right_hand_3d'), 'right', 'wrong_type',
+     "['right_hand_2d', 'right_hand_valid_3d'] without right_hand_3d"),
     ('metadata_missing', _delete('metadata'), None, 'missing_metadata',
      'missing metadata'),
     ('take_name_missing', _delete('metadata', 'take_name'), None,
@@ -469,6 +483,23 @@ def test_is_safe_name():
     assert is_safe_name('iiith_cooking_5_2')
     for name in ('..', '.', '', 'a/b', '/a', 'a\x00', None, 3):
         assert not is_safe_name(name)
+
+
+def test_takes_without_camera_file_are_reported(tmp_path, monkeypatch):
+    logger = MMLogger.get_current_instance()
+    warnings = []
+    monkeypatch.setattr(logger, 'warning', warnings.append)
+    ann_file = write_anno(tmp_path, {'take-a': {'0': load_fixture_frame()}})
+    (tmp_path / 'cams').mkdir()
+    ds = build(ann_file, data_prefix=dict(img='', camera=str(tmp_path /
+                                                             'cams')))
+    np.testing.assert_array_equal(ds[0]['cam_K'], default_intrinsics())
+    (message, ) = warnings
+    assert message == (f'{ann_file}: 1 takes have no camera file in '
+                       f'{tmp_path / "cams"} (e.g. take-a.json): the default '
+                       'Aria intrinsics are used for them')
+    build(ann_file)  # no camera folder asked for: nothing to report
+    assert len(warnings) == 1
 
 
 def test_rejections_are_summarised_once_in_the_log(tmp_path, monkeypatch):

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from hp3d.datasets.camera import default_intrinsics, project
+from hp3d.datasets.egoexo4d import EgoExo4DHandDataset
 from hp3d.datasets.metainfo import (
     BONE_RANGE_MM,
     HANDS,
@@ -175,6 +176,14 @@ def test_box_only_test_file(dataset):
                 num += bool(frame[f'{hand}_hand_bbox'])
             assert frame['metadata'] == gt[take_uid][key]['metadata']
     assert num == summary['splits']['test']['hands'] > 0
+    # the official name: the loader knows its split and finds its images
+    dataset = EgoExo4DHandDataset(
+        ann_file=str(root / 'annotations' / TEST_BOXES_FILE),
+        data_prefix=dict(img=str(root / 'images'), camera=''),
+        test_mode=True)
+    assert dataset.split == 'test' and len(dataset) == num
+    assert not dataset.get_arrays()['has_gt'].any()
+    assert Path(dataset[0]['img_path']).is_file()
 
 
 def test_joint_rules_projection_bones_and_boxes(dataset):

@@ -15,7 +15,11 @@ from hp3d.datasets.stats import (
     joint_stats_mm,
     load_joint_stats,
 )
-from hp3d.datasets.synthetic import generate_dataset, sample_annotated_hands
+from hp3d.datasets.synthetic import (
+    TEST_BOXES_FILE,
+    generate_dataset,
+    sample_annotated_hands,
+)
 
 # The official train statistics (real_joint_stats_mm.json, shipped with hp3d).
 REAL_STATS = DEFAULT_JOINT_STATS_FILE
@@ -59,7 +63,7 @@ def test_iid_poses_match_real_joint_stats():
 def test_demo_boxes_and_2d_like_the_real_data(demo_train):
     real = REAL_BOXES
     test = annotation_stats(
-        str(demo_train / 'ego_pose_gt_anno_test_boxes_public.json'))['box']
+        str(demo_train / TEST_BOXES_FILE))['box']
     for hand in ('right', 'left'):
         ratio = np.array(test[hand]['size_mean']) / real[hand]['size_mean']
         assert np.all(np.abs(ratio - 1) < 0.25), (hand, ratio)

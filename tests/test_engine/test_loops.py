@@ -7,6 +7,7 @@ from engine_toys import toy_cfg
 from mmengine.config import Config
 
 from hp3d.engine import Hp3dRunner, ResumableEpochBasedTrainLoop
+from hp3d.engine.loops import EPOCH_LENGTH_KEY
 
 # 5 iterations per epoch, 3 epochs. Checkpoints every 2 iterations
 # (iter_2.pth, iter_4.pth, ...) and after every epoch, before its validation
@@ -93,3 +94,17 @@ def test_resume_with_other_epoch_length_is_refused(uninterrupted, tmp_path):
     runner = Hp3dRunner.from_cfg(Config(cfg))
     with pytest.raises(RuntimeError, match='an epoch has 10 iterations now'):
         runner.train()
+
+
+def test_resume_between_epochs_with_other_epoch_length(uninterrupted,
+                                                        tmp_path):
+    # mmengine resumes such a checkpoint too; the new length applies from the
+    # next epoch on (a mid-epoch one would skip the wrong batches: refused)
+    ref_dir, _, _ = uninterrupted
+    cfg = toy_cfg(str(tmp_path), resume=True,
+                  load_from=osp.join(ref_dir, 'plain_epoch_2.pth'))
+    cfg['train_dataloader']['batch_size'] = 2
+    runner = Hp3dRunner.from_cfg(Config(cfg))
+    runner.train()
+    assert runner.iter == 10 + 10
+    assert runner.message_hub.get_info(EPOCH_LENGTH_KEY) == 10

@@ -8,6 +8,8 @@ import torch
 from engine_toys import toy_cfg
 from mmengine.config import Config
 from mmengine.logging import HistoryBuffer
+from mmengine.optim.scheduler.param_scheduler import OneCycleParamScheduler
+from mmengine.registry import PARAM_SCHEDULERS
 from mmengine.runner import Runner
 from mmengine.runner.checkpoint import _load_checkpoint
 
@@ -16,7 +18,7 @@ from hp3d.engine import (
     UnsafeCheckpointError,
     load_local_checkpoint,
 )
-from hp3d.engine.safe_load import history_buffer_method
+from hp3d.engine.safe_load import checkpoint_getattr
 
 
 @pytest.fixture(scope='module')
@@ -111,10 +113,14 @@ def test_code_executing_checkpoint_is_refused(tmp_path):
     assert not marker.exists()
 
 
-def test_getattr_is_limited_to_history_buffer_statistics(tmp_path):
-    assert history_buffer_method(HistoryBuffer, 'mean') is HistoryBuffer.mean
-    assert (history_buffer_method, 'builtins.getattr') in SAFE_GLOBALS
+def test_getattr_is_limited_to_the_allowed_attributes(tmp_path):
+    assert checkpoint_getattr(HistoryBuffer, 'mean') is HistoryBuffer.mean
+    assert (checkpoint_getattr, 'builtins.getattr') in SAFE_GLOBALS
     assert getattr not in SAFE_GLOBALS
+    with pytest.raises(UnsafeCheckpointError, match='HistoryBuffer'):
+        checkpoint_getattr(HistoryBuffer, '__init__')
+    with pytest.raises(UnsafeCheckpointError):
+        checkpoint_getattr(OneCycleParamScheduler, 'step')
 
     class EscapeToBuiltins:
         # getattr(getattr, '__self__') is the builtins module: eval, exec...
@@ -125,6 +131,22 @@ def test_getattr_is_limited_to_history_buffer_statistics(tmp_path):
     torch.save(dict(meta=EscapeToBuiltins()), path)
     with pytest.raises(UnsafeCheckpointError, match='getattr'):
         load_local_checkpoint(path)
+
+
+@pytest.mark.parametrize('strategy', ['cos', 'linear'])
+def test_one_cycle_scheduler_state_loads(tmp_path, strategy):
+    # its state holds getattr(OneCycleParamScheduler, '_annealing_<strategy>')
+    model = torch.nn.Linear(2, 2)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    state = PARAM_SCHEDULERS.build(dict(
+        type='OneCycleLR', optimizer=optimizer, eta_max=1e-3, total_steps=10,
+        anneal_strategy=strategy)).state_dict()
+    path = str(tmp_path / 'one_cycle.pth')
+    torch.save(dict(param_schedulers=[state]), path)
+    loaded = load_local_checkpoint(path)['param_schedulers'][0]
+    assert loaded['anneal_func'] is getattr(OneCycleParamScheduler,
+                                            f'_annealing_{strategy}')
+    assert loaded['total_steps'] == 10
 
 
 def test_missing_file_is_reported(tmp_path):

@@ -42,7 +42,7 @@ def test_plot_curves_reads_train_and_val_series(tmp_path):
     tool = load_tool('plot_curves')
     log = tmp_path / 'work' / '20250101_000000' / 'vis_data' / 'scalars.json'
     write_scalar_log(log)
-    assert tool['find_scalar_log'](str(tmp_path / 'work')) == str(log)
+    assert tool['find_scalar_logs'](str(tmp_path / 'work')) == [str(log)]
     train, val = tool['load_scalars'](str(log))
     steps, loss = train['loss']
     np.testing.assert_array_equal(steps, [2, 4, 6, 8, 10, 12])
@@ -53,6 +53,30 @@ def test_plot_curves_reads_train_and_val_series(tmp_path):
     # A 2-point trailing mean: the first point is kept as it is.
     np.testing.assert_allclose(tool['smooth'](np.array([1., 3., 5.]), 2),
                                [1., 2., 4.])
+
+
+def test_plot_curves_merges_the_runs_of_a_resumed_work_dir(tmp_path):
+    tool = load_tool('plot_curves')
+    first = tmp_path / 'work' / '20250101_000000' / 'vis_data' / 'scalars.json'
+    resumed = tmp_path / 'work' / '20250101_010000' / 'vis_data' / 'scalars.json'
+    write_scalar_log(first, epochs=2)
+    write_scalar_log(resumed, epochs=3)
+    # the resumed run (from epoch 1's checkpoint) logged epochs 2 and 3,
+    # with other losses than the first run's epoch 2
+    records = [json.loads(line)
+               for line in resumed.read_text().splitlines()[3:]]
+    for record in records:
+        if 'loss' in record:
+            record['loss'] += 100
+    resumed.write_text('\n'.join(json.dumps(r) for r in records) + '\n')
+    logs = tool['find_scalar_logs'](str(tmp_path / 'work'))
+    assert logs == [str(first), str(resumed)]
+    train, val = tool['load_scalars'](logs)
+    steps, loss = train['loss']
+    np.testing.assert_array_equal(steps, [2, 4, 6, 8, 10, 12])
+    # epoch 1 from the first run, the rest from the resumed one
+    np.testing.assert_allclose(loss, 10.0 / steps + [0, 0, 100, 100, 100, 100])
+    np.testing.assert_array_equal(val['egoexo4d/MPJPE'][0], [1, 2, 3])
 
 
 def test_plot_curves_writes_a_png(tmp_path):
@@ -70,6 +94,70 @@ def test_plot_curves_writes_a_png(tmp_path):
     with pytest.raises(KeyError, match='no_such_key'):
         tool['main']([str(tmp_path / 'run_a'), '--keys', 'no_such_key',
                       '--out', str(out)])
+
+
+def plotted_figure(monkeypatch, tool, argv):
+    """Run plot_curves' main and return the figure it saved."""
+    from matplotlib.figure import Figure
+    saved = []
+    savefig = Figure.savefig
+
+    def record(fig, *args, **kwargs):
+        saved.append(fig)
+        return savefig(fig, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, 'savefig', record)
+    tool['main'](argv)
+    return saved[-1]
+
+
+def panel_of(fig, title):
+    return next(ax for ax in fig.axes if ax.get_title() == title)
+
+
+def test_plot_curves_stars_the_highest_accuracy(tmp_path, monkeypatch):
+    tool = load_tool('plot_curves')
+    log = tmp_path / 'scalars.json'
+    lines = [dict(loss=1.0, epoch=e, iter=e, step=e) for e in (1, 2, 3)]
+    lines += [{'egoexo4d/PCK@20mm': pck, 'egoexo4d/AUC': pck / 2,
+               'egoexo4d/MPJPE': 30 - 10 * pck, 'kpt2d/AP': pck,
+               'kpt2d/custom': pck, 'step': e}
+              for e, pck in zip((1, 2, 3), (0.2, 0.4, 0.6))]
+    log.write_text('\n'.join(json.dumps(line) for line in lines))
+    fig = plotted_figure(monkeypatch, tool, [
+        str(log), '--out', str(tmp_path / 'c.png'),
+        '--greater-is-better', 'kpt2d/custom'])
+    for key, best in [('egoexo4d/PCK@20mm', 0.6), ('egoexo4d/AUC', 0.3),
+                      ('kpt2d/AP', 0.6), ('kpt2d/custom', 0.6),
+                      ('egoexo4d/MPJPE', 24)]:
+        legend = panel_of(fig, f'val {key}').get_legend().get_texts()
+        assert legend[0].get_text() == f'scalars.json (best {best:g} at 3)'
+    assert tool['is_greater_better']('egoexo4d/MPJPE/ARX', ['egoexo4d/x'])
+    assert not tool['is_greater_better']('egoexo4d/PA-MPJPE')
+
+
+def test_plot_curves_labels_the_val_axis_by_its_unit(tmp_path, monkeypatch):
+    tool = load_tool('plot_curves')
+    by_epoch = tmp_path / 'by_epoch' / 'scalars.json'
+    write_scalar_log(by_epoch)
+    by_iter = tmp_path / 'by_iter' / 'scalars.json'
+    # log_metric_by_epoch=False: validation steps are iterations 4, 8, 12.
+    by_iter.parent.mkdir()
+    by_iter.write_text(''.join(
+        json.dumps(dict(line, step=line['step'] * 4)
+                   if 'iter' not in line else line) + '\n'
+        for line in map(json.loads, by_epoch.read_text().splitlines())))
+    out = str(tmp_path / 'c.png')
+    for logs, label in [([by_epoch], 'epoch'), ([by_iter], 'iteration'),
+                        ([by_epoch, by_iter], 'epoch / iteration')]:
+        fig = plotted_figure(monkeypatch, tool,
+                             [*map(str, logs), '--out', out])
+        assert panel_of(fig, 'val egoexo4d/MPJPE').get_xlabel() == label
+    # Iteration-based runs log no train epoch; no train records: unknown.
+    train, val = tool['load_scalars'](str(by_iter))
+    del train['epoch']
+    assert tool['val_step_unit'](train, val) == 'iteration'
+    assert tool['val_step_unit']({}, val) == 'step'
 
 
 # ----------------------------------------------------------------- get_flops

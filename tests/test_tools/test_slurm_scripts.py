@@ -23,9 +23,9 @@ def fake_srun(tmp_path):
                CPUS_PER_TASK='4', SRUN_ARGS='--quotatype=auto -x node3',
                PYTHON='python3')
 
-    def run(script: str, *args: str) -> list:
+    def run(script: str, *args: str, **extra_env: str) -> list:
         subprocess.run(['bash', osp.join(TOOLS_DIR, script), *args],
-                       env=env, check=True, timeout=60)
+                       env=dict(env, **extra_env), check=True, timeout=60)
         return log.read_text().splitlines()
 
     return run
@@ -52,6 +52,15 @@ def test_slurm_test_passes_the_checkpoint(fake_srun):
         osp.join(TOOLS_DIR, 'test.py'), 'cfg.py', 'model.pth',
         '--launcher=slurm', '--out', 'r.pkl'
     ]
+
+
+@pytest.mark.parametrize('script', ['slurm_train.sh', 'slurm_test.sh'])
+def test_slurm_on_a_cpu_partition_requests_no_gpu(fake_srun, script):
+    argv = fake_srun(script, 'cpu', 'job3', 'cfg.py', 'x', GRES='')
+    assert not any(arg.startswith('--gres') for arg in argv)
+    assert '--ntasks=16' in argv and '--ntasks-per-node=8' in argv
+    argv = fake_srun(script, 'gpu', 'job3', 'cfg.py', 'x', GRES='gpu:a100:8')
+    assert '--gres=gpu:a100:8' in argv
 
 
 def test_missing_arguments_print_usage(tmp_path):

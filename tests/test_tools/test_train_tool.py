@@ -46,7 +46,12 @@ def test_resume_without_path_resumes_from_work_dir(train_script, tmp_path):
     assert cfg.resume is True and cfg.load_from == 'x.pth'
 
 
-def test_amp_switches_the_optim_wrapper(train_script, tmp_path):
+def test_amp_switches_the_optim_wrapper(train_script, tmp_path,
+                                        monkeypatch):
+    monkeypatch.setattr(train_script, 'get_device', lambda: 'cpu')
+    with pytest.raises(ValueError, match='--amp needs a GPU'):
+        train_script.merge_args(_cfg(tmp_path), _args(train_script, '--amp'))
+    monkeypatch.setattr(train_script, 'get_device', lambda: 'cuda')
     cfg = train_script.merge_args(_cfg(tmp_path),
                                   _args(train_script, '--amp'))
     assert cfg.optim_wrapper.type == 'AmpOptimWrapper'
@@ -57,7 +62,9 @@ def test_amp_switches_the_optim_wrapper(train_script, tmp_path):
         train_script.merge_args(custom, _args(train_script, '--amp'))
 
 
-def test_cfg_options_are_merged_last(train_script, tmp_path):
+def test_cfg_options_are_merged_before_the_flags(train_script, tmp_path,
+                                                 monkeypatch):
+    monkeypatch.setattr(train_script, 'get_device', lambda: 'cuda')
     cfg = train_script.merge_args(
         _cfg(tmp_path),
         _args(train_script, '--amp', '--no-validate', '--cfg-options',
@@ -66,6 +73,11 @@ def test_cfg_options_are_merged_last(train_script, tmp_path):
     assert cfg.train_cfg.max_epochs == 9
     assert cfg.val_cfg is None and cfg.val_evaluator is None
     assert cfg.launcher == 'none'
+    # the flags check the merged config
+    cfg = train_script.merge_args(
+        _cfg(tmp_path), _args(train_script, '--auto-scale-lr', '--cfg-options',
+                              'auto_scale_lr.base_batch_size=32'))
+    assert cfg.auto_scale_lr == dict(base_batch_size=32, enable=True)
 
 
 def test_runner_defaults_to_hp3d_runner(train_script, tmp_path):

@@ -69,6 +69,27 @@ def test_panels_follow_what_is_known(image_sample):
     assert visualizer.draw_sample(image, box_only).shape[1] == 100
 
 
+def test_lifting_without_gt_shows_its_input_2d(lifting_sample):
+    _, sample, prediction = lifting_sample
+    visualizer = Hand3DVisualizer(name='lifting_input', views=('top', ),
+                                  panel_px=100, header_px=20)
+    keypoints_2d = project(sample['keypoints_3d'].astype(np.float64),
+                           sample['cam_K'])
+    # What the lifting inferencer passes: 2D input, 2D validity, no 3D.
+    no_gt = dict(sample, keypoints_2d=keypoints_2d, has_gt=np.array(False),
+                 keypoints_3d=np.full((21, 3), np.nan, np.float32))
+    figure = visualizer.draw_sample(None, no_gt, prediction)
+    assert figure.shape == (120, 200, 3)  # input 2D, top view
+    # The thumb's colour below the legend band: the input skeleton.
+    assert has_colour(figure[20:, :100], THUMB_RGB)
+    nothing_valid = dict(no_gt, keypoints_valid=np.zeros(21, bool))
+    assert visualizer.draw_sample(None, nothing_valid,
+                                  prediction).shape[1] == 100
+    # With GT (validation), the same keypoints are the GT 2D panel, as before.
+    with_gt = dict(sample, keypoints_2d=keypoints_2d)
+    assert visualizer.draw_sample(None, with_gt, prediction).shape[1] == 300
+
+
 def test_sends_to_backends_without_out_file(visualizer, lifting_sample,
                                             tmp_path):
     _, sample, prediction = lifting_sample

@@ -2,11 +2,15 @@
 
 Reads the JSON-lines scalar logs that mmengine's ``LoggerHook`` and
 ``LocalVisBackend`` write (``{work_dir}/{timestamp}/vis_data/scalars.json``,
-or its twin ``{timestamp}.json``). Train records carry an ``iter`` key and are
-plotted against the global iteration (``step``); validation records do not
-and are plotted against their ``step`` (the epoch with mmengine's default
-``log_metric_by_epoch=True``, else the iteration). Several runs are drawn
-into the same panels, one colour per run.
+or its twin ``{timestamp}.json``); a work dir's runs are read in start order
+and merged, so a resumed run's curves are whole. Train records carry an
+``iter`` key and are plotted against the global iteration (``step``);
+validation records do not and are plotted against their ``step`` (the
+epoch with mmengine's default ``log_metric_by_epoch=True``, else the
+iteration). Several runs are drawn into the same panels, one colour per run.
+The best value of each validation metric is starred: the highest for
+accuracies (PCK, AUC, AP, AR), the lowest for everything else (errors such
+as MPJPE).
 
 Examples::
 
@@ -19,7 +23,7 @@ import glob
 import json
 import math
 import os.path as osp
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -30,24 +34,32 @@ from matplotlib.ticker import MaxNLocator
 BOOKKEEPING_KEYS = ('step', 'epoch', 'iter', 'time', 'data_time', 'memory',
                     'eta')
 PANELS_PER_ROW = 3
+# Metric names (the last component of a key such as ``egoexo4d/PCK@20mm``)
+# that are accuracies: their best value is the highest.
+GREATER_IS_BETTER_PREFIXES = ('PCK', 'AUC', 'AP', 'AR')
 
 Series = Dict[str, Tuple[np.ndarray, np.ndarray]]
 
 
-def find_scalar_log(path: str) -> str:
-    """The scalar log of a work dir (its latest run), or ``path`` itself.
+def find_scalar_logs(path: str) -> List[str]:
+    """The scalar logs of a work dir (all its runs, oldest first), or
+    ``[path]``.
+
+    A resumed run logs into a new run dir; reading them all in start order
+    gives the whole history.
 
     Args:
         path (str): a JSON-lines log file, a run dir (``{timestamp}/``) or a
             work dir holding run dirs.
 
     Returns:
-        str: the log file.
+        list[str]: the log files.
     """
     if osp.isfile(path):
-        return path
+        return [path]
     if not osp.isdir(path):
         raise FileNotFoundError(f'{path} is neither a log file nor a dir')
+    # Run dirs are named by their start time, so sorted is oldest first.
     candidates = sorted(
         glob.glob(osp.join(path, 'vis_data', 'scalars.json')) +
         glob.glob(osp.join(path, '*', 'vis_data', 'scalars.json')))
@@ -55,38 +67,45 @@ def find_scalar_log(path: str) -> str:
         raise FileNotFoundError(
             f'No vis_data/scalars.json under {path}: pass the log file '
             '(e.g. {timestamp}/vis_data/{timestamp}.json) instead')
-    # Run dirs are named by their start time: the last one is the latest.
-    return candidates[-1]
+    return candidates
 
 
-def load_scalars(log_file: str) -> Tuple[Series, Series]:
-    """Read a JSON-lines scalar log into train and validation series.
+def load_scalars(log_files: Union[str, Sequence[str]]
+                 ) -> Tuple[Series, Series]:
+    """Read JSON-lines scalar logs into train and validation series.
 
     Args:
-        log_file (str): one JSON object per line.
+        log_files (str | Sequence[str]): files of one object per line, in
+            the order the runs wrote them.
 
     Returns:
         tuple[dict, dict]: ``train`` and ``val`` series, each mapping a key
-        to ``(steps, values)`` arrays, in log order (a resumed run may log a
-        step twice; the later value wins).
+        to ``(steps, values)`` arrays sorted by step. A step logged twice (a
+        resumed run repeats what followed its checkpoint) keeps the later
+        value.
     """
+    if isinstance(log_files, str):
+        log_files = [log_files]
     records: Dict[str, Dict[str, Dict[float, float]]] = dict(train={},
                                                              val={})
-    with open(log_file) as f:
-        for line_no, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise ValueError(f'{log_file}:{line_no} is not JSON: {e}')
-            if 'step' not in record:
-                raise ValueError(f'{log_file}:{line_no} has no "step": is '
-                                 'this an mmengine scalar log?')
-            split = records['train' if 'iter' in record else 'val']
-            for key, value in record.items():
-                if isinstance(value, (int, float)) and key != 'step':
-                    split.setdefault(key, {})[record['step']] = float(value)
+    for log_file in log_files:
+        with open(log_file) as f:
+            for line_no, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError as e:
+                    raise ValueError(
+                        f'{log_file}:{line_no} is not JSON: {e}')
+                if 'step' not in record:
+                    raise ValueError(f'{log_file}:{line_no} has no "step": '
+                                     'is this an mmengine scalar log?')
+                split = records['train' if 'iter' in record else 'val']
+                for key, value in record.items():
+                    if isinstance(value, (int, float)) and key != 'step':
+                        split.setdefault(key, {})[record['step']] = float(
+                            value)
 
     def to_series(split):
         series = {}
@@ -105,6 +124,48 @@ def default_keys(train: Series, val: Series) -> List[str]:
     losses.sort(key=lambda k: k != 'loss')
     metrics = sorted(k for k in val if k not in BOOKKEEPING_KEYS)
     return losses + metrics
+
+
+def is_greater_better(key: str, extra: Sequence[str] = ()) -> bool:
+    """Whether the best value of metric ``key`` is its highest.
+
+    Args:
+        key (str): a validation key, e.g. ``egoexo4d/PCK@20mm``.
+        extra (Sequence[str]): further keys whose best is the highest.
+
+    Returns:
+        bool: True for ``extra`` keys and for keys whose last ``/``
+        component starts with one of ``GREATER_IS_BETTER_PREFIXES``.
+    """
+    return (key in extra or
+            key.rsplit('/', 1)[-1].startswith(GREATER_IS_BETTER_PREFIXES))
+
+
+def val_step_unit(train: Series, val: Series) -> str:
+    """What the ``step`` of a run's validation records counts.
+
+    mmengine does not log it: with ``log_metric_by_epoch=True`` (its
+    default) the step is the epoch, else the global iteration. An
+    epoch-based run logs ``epoch`` in its train records, so validation steps
+    beyond the last train epoch must be iterations; a run without train
+    epochs (iteration-based) validates by iteration.
+
+    Args:
+        train (dict): the run's train series.
+        val (dict): the run's validation series.
+
+    Returns:
+        str: ``'epoch'``, ``'iteration'``, or ``'step'`` when the log holds
+        no train records to tell.
+    """
+    if not train:
+        return 'step'
+    if 'epoch' not in train:
+        return 'iteration'
+    last_epoch = train['epoch'][1].max()
+    last_val_step = max((steps.max() for steps, _ in val.values()
+                         if len(steps)), default=0)
+    return 'epoch' if last_val_step <= last_epoch else 'iteration'
 
 
 def smooth(values: np.ndarray, window: int) -> np.ndarray:
@@ -127,8 +188,10 @@ def plot_curves(runs: Sequence[Tuple[str, Series, Series]],
     """Draw the curves of ``keys`` for every run into one PNG.
 
     Train losses share one panel (vs iteration); each validation metric gets
-    its own panel (vs epoch) with its best value starred: the lowest (errors
-    such as MPJPE), or the highest for ``greater_is_better`` keys.
+    its own panel (vs epoch or iteration, see :func:`val_step_unit`) with its
+    best value starred: the highest for accuracies (see
+    :func:`is_greater_better`) and ``greater_is_better`` keys, else the lowest
+    (errors such as MPJPE).
 
     Args:
         runs (Sequence[tuple]): ``(name, train, val)`` per run.
@@ -137,7 +200,8 @@ def plot_curves(runs: Sequence[Tuple[str, Series, Series]],
         out_file (str): the PNG to write.
         smooth_window (int): moving-average window of the train curves.
         log_loss (bool): log-scale the loss panel.
-        greater_is_better (Sequence[str]): metrics whose best is the highest.
+        greater_is_better (Sequence[str]): metrics whose best is the highest,
+            besides the accuracies recognised by name.
         title (str, optional): figure title.
 
     Returns:
@@ -188,11 +252,16 @@ def plot_curves(runs: Sequence[Tuple[str, Series, Series]],
                 f' (moving average of {smooth_window})'
                 if smooth_window > 1 else ''))
         else:
-            for (name, _, val), color in zip(runs, run_colors):
+            units = []
+            for (name, train, val), color in zip(runs, run_colors):
                 if panel not in val:
                     continue
+                unit = val_step_unit(train, val)
+                if unit not in units:
+                    units.append(unit)
                 steps, values = val[panel]
-                best = int(np.argmax(values) if panel in greater_is_better
+                best = int(np.argmax(values)
+                           if is_greater_better(panel, greater_is_better)
                            else np.argmin(values))
                 ax.plot(steps, values, color=color, marker='o',
                         markersize=3, linewidth=1.2,
@@ -201,7 +270,7 @@ def plot_curves(runs: Sequence[Tuple[str, Series, Series]],
                 ax.plot(steps[best], values[best], marker='*', color=color,
                         markersize=11, markeredgecolor='k',
                         markeredgewidth=0.5)
-            ax.set_xlabel('epoch')
+            ax.set_xlabel(' / '.join(units))
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.set_ylabel(panel)
             titles.append(f'val {panel}')
@@ -234,7 +303,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='log-scale the loss axis')
     parser.add_argument(
         '--greater-is-better', nargs='+', default=[], metavar='KEY',
-        help='metrics whose best value is the highest (default: lowest)')
+        help='metrics whose best value is the highest, besides those named '
+        f'{"*, ".join(GREATER_IS_BETTER_PREFIXES)}* (default: lowest)')
     parser.add_argument('--title', help='figure title')
     return parser.parse_args(argv)
 
@@ -243,10 +313,10 @@ def main(argv=None) -> None:
     args = parse_args(argv)
     runs = []
     for path in args.logs:
-        log_file = find_scalar_log(path)
+        log_files = find_scalar_logs(path)
         name = osp.basename(osp.normpath(path))
-        runs.append((name, *load_scalars(log_file)))
-        print(f'{name}: {log_file}')
+        runs.append((name, *load_scalars(log_files)))
+        print(f'{name}: {", ".join(log_files)}')
     keys = args.keys
     if not keys:
         keys = []

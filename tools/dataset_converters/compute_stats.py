@@ -28,7 +28,8 @@ def main() -> None:
     args = parse_args()
     stats = normalisation_stats(args.train_ann)
     lifting = stats['lifting']
-    print(f"{stats['num_hands']} hands")
+    print(f"{stats['num_hands']} hands ({stats['num_rejected']} records "
+          'rejected as by EgoExo4DHandDataset, left out)')
     print('LiftingCodec config:')
     print('codec = dict(\n    type=\'LiftingCodec\',')
     for key in ('input_mean_px', 'input_std_px', 'target_mean_m',

@@ -96,7 +96,8 @@ def main() -> None:
     args = parse_args()
     stats = annotation_stats(args.ann_file, args.real_stats)
     print(f"{args.ann_file}: {stats['num_hands']} hands, "
-          f"{stats['num_gt_hands']} with 3D ground truth")
+          f"{stats['num_gt_hands']} with 3D ground truth, "
+          f"{stats['num_rejected']} records rejected (left out)")
     if stats['num_gt_hands']:
         ref_mean = ref_std = None
         if args.real_stats:

@@ -12,7 +12,7 @@ codec decoding) with a dynamic batch axis:
 
 Output ``pred`` (B, K, 3) is in the head codec's normalised space:
 ``codec.decode`` gives wrist-relative mm (for mirrored left hands, negate
-x back). See docs/inference.md.
+y back: ``MIRROR_AXIS``). See docs/inference.md.
 
 Example:
     python tools/deployment/export_onnx.py configs/potter_egoexo.py \

@@ -1,6 +1,8 @@
 # Ego-Exo4D hand crops for image -> 3D (POTTER): the official crop protocol
 # (box to the input aspect ratio, x1.25, affine warp), left hands mirrored to
 # right hands (predictions are mirrored back), targets per-joint normalised mm.
+# Training adds hp3d's augmentation (box shift/scale/rotation, photometric,
+# blur); the official dataset has none (configs/potter/*-noflip.py follows it).
 data_root = 'data/egoexo4d/'
 data_prefix = dict(img='images/', camera='camera_pose/')
 input_size = (224, 224)

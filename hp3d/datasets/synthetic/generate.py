@@ -4,7 +4,7 @@
 
     out_dir/
       annotations/ego_pose_gt_anno_{train,val,test}_public.json
-      annotations/ego_pose_gt_anno_test_boxes_public.json   (boxes only)
+      annotations/boxes/ego_pose_gt_anno_test_public.json   (boxes only)
       camera_pose/{take_uid}.json
       images/{split}/{take_name}/{frame_number:06d}.jpg
 
@@ -52,7 +52,9 @@ SPLIT_SHARES: Tuple[float, ...] = (0.7, 0.15, 0.15)
 CAMERA_NAME = 'aria01'
 ANNOTATION_DIR = 'annotations'
 GT_FILE = 'ego_pose_gt_anno_{split}_public.json'
-TEST_BOXES_FILE = 'ego_pose_gt_anno_test_boxes_public.json'
+# The real public test file's name and content (boxes only), in a folder of
+# its own: the official name tells the loaders its split.
+TEST_BOXES_FILE = 'boxes/ego_pose_gt_anno_test_public.json'
 # Share of frames the more frequent hand side is in view.
 MAX_IN_VIEW = 0.95
 
@@ -303,7 +305,9 @@ def generate_dataset(out_dir: str,
     take_seeds = root.spawn(num_takes)
     splits = assign_splits(np.random.default_rng(root.spawn(1)[0]), num_takes)
     ann_dir = osp.join(out_dir, ANNOTATION_DIR)
-    for sub in (ANNOTATION_DIR, 'camera_pose'):
+    for sub in (ANNOTATION_DIR, osp.dirname(osp.join(ANNOTATION_DIR,
+                                                      TEST_BOXES_FILE)),
+                'camera_pose'):
         os.makedirs(osp.join(out_dir, sub), exist_ok=True)
     specs = [TakeSpec(index=i, split=splits[i], seed=take_seeds[i],
                       num_frames=frames_per_take, image_size=image_size,

@@ -126,9 +126,9 @@ class LoadImage(BaseTransform):
         scale = np.asarray(results['scale'], dtype=np.float64)
         src_per_out = min(scale[0] / self.input_size[0],
                           scale[1] / self.input_size[1])
-        allowed = [r for r in _DECODE_FLAGS
-                   if r <= min(self.max_decode_reduction, src_per_out)]
-        return max(allowed)
+        limit = min(self.max_decode_reduction, src_per_out)
+        # a window smaller than the input (upsampling) decodes at full size
+        return max(r for r in _DECODE_FLAGS if r == 1 or r <= limit)
 
     def _decode(self, path: str, reduction: int
                 ) -> Tuple[np.ndarray, Tuple[int, int], int]:

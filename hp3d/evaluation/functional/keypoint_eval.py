@@ -134,9 +134,9 @@ def pck_auc(errors: np.ndarray, mask: np.ndarray, max_threshold: float,
     Returns:
         float: NaN when no joint is masked in.
     """
-    thresholds = np.linspace(0.0, max_threshold, num_steps)
-    curve = pck(errors, mask, thresholds)
-    return float(np.trapezoid(curve, thresholds) / max_threshold)
+    curve = pck(errors, mask, np.linspace(0.0, max_threshold, num_steps))
+    # trapezoid rule over even steps, spelled out: np.trapezoid needs numpy 2
+    return float(((curve[1:] + curve[:-1]) / 2).mean())
 
 
 __all__ = [

@@ -465,12 +465,20 @@ class PoolAttnStage(nn.Sequential):
 
 
 def _init_trunc_normal(module: nn.Module) -> None:
-    """The official init: truncated normal (std 0.02) conv and linear weights,
-    zero linear biases."""
+    """The official ``PoolAttnFormer_hr`` init, for ``nn.Module.apply``.
+
+    Truncated normal (std 0.02) weights of every conv and linear layer, zero
+    biases of the linear layers and of each :class:`Mlp`'s 1x1 convs
+    (``fc1``, ``fc2``: the official ``Mlp._init_weights``); the other conv
+    biases keep PyTorch's default, as officially.
+    """
     if isinstance(module, (nn.Conv2d, nn.Linear)):
         nn.init.trunc_normal_(module.weight, std=0.02)
         if isinstance(module, nn.Linear) and module.bias is not None:
             nn.init.zeros_(module.bias)
+    elif isinstance(module, Mlp):
+        nn.init.zeros_(module.fc1.bias)
+        nn.init.zeros_(module.fc2.bias)
 
 
 @MODELS.register_module()
@@ -597,6 +605,16 @@ class PoolAttnFormer(BaseModule):
         return tuple(outs)
 
 
+def _check_per_branch(num_branches: int, **settings: Sequence) -> None:
+    """Raise unless each setting has one value per HR branch: ``zip`` would
+    silently drop the branches (and basic stages) beyond the shortest."""
+    for name, values in settings.items():
+        if len(values) != num_branches:
+            raise ValueError(
+                f'{name} needs {num_branches} values (one per HR branch: the '
+                f'number of basic stages minus one), got {tuple(values)}')
+
+
 class HRStream(nn.Module):
     """The high-resolution stream of POTTER's pose models.
 
@@ -613,6 +631,10 @@ class HRStream(nn.Module):
         drop_path_rate (float): Stochastic depth, linear from 0 in each branch.
         layer_scale_init (float): Initial layer scale.
         impl (str): ``'fast'`` or ``'reference'``.
+
+    Raises:
+        ValueError: ``depths`` or ``mlp_ratios`` has not one value per branch
+            (``len(embed_dims) - 1``).
     """
 
     def __init__(self, embed_dims: Sequence[int], depths: Sequence[int],
@@ -620,6 +642,8 @@ class HRStream(nn.Module):
                  drop_path_rate: float, layer_scale_init: float,
                  impl: str) -> None:
         super().__init__()
+        _check_per_branch(len(embed_dims) - 1, depths=depths,
+                          mlp_ratios=mlp_ratios)
         self.ups = nn.ModuleList()
         self.blocks = nn.ModuleList()
         for branch, (depth, ratio) in enumerate(zip(depths, mlp_ratios), 1):
@@ -661,23 +685,35 @@ class PoolAttnFormerHR(BaseModule):
     Args:
         arch (str | dict): Basic stream arch (see :class:`PoolAttnFormer`).
             Defaults to ``'s12'``.
-        hr_depths (Sequence[int]): Blocks of the three HR branches.
-            Defaults to (2, 2, 4) (the official values).
-        hr_mlp_ratios (Sequence[float]): MLP ratios of the HR branches.
-            Defaults to (2, 2, 4).
+        hr_depths (Sequence[int]): Blocks of the HR branches, one per basic
+            stage but the first (three for four stages). Defaults to
+            (2, 2, 4) (the official values).
+        hr_mlp_ratios (Sequence[float]): MLP ratios of the HR branches, as
+            many as ``hr_depths``. Defaults to (2, 2, 4).
         return_low_res (bool): Also return the normalised last-stage features
             (B, C_3, H/32, W/32) as the official model does. When False their
             norm (``low_res_norm``, kept so official checkpoints load
             strictly) is frozen, so distributed training waits for no
             gradient from it. Defaults to False.
-        drop_rate (float): Dropout rate in the MLPs. Defaults to 0.
-        drop_path_rate (float): Stochastic depth rate. Defaults to 0.
+        drop_rate (float): Dropout rate in the MLPs. Defaults to 0 (the
+            official Ego-Exo4D config sets 0.1).
+        drop_path_rate (float): Stochastic depth rate. Defaults to 0 (the
+            official config: 0.1).
         layer_scale_init (float): Initial layer scale. Defaults to 1e-5.
         impl (str): ``'fast'`` or ``'reference'``. Defaults to ``'fast'``.
         init_cfg (dict, optional): ``dict(type='Pretrained', checkpoint=...)``
-            with an official classification checkpoint fills the basic stream;
-            a full hp3d/official-layout backbone checkpoint fills everything
-            (see :func:`load_matching_weights`). Defaults to None.
+            loads by :func:`load_matching_weights`: an official ImageNet
+            classification checkpoint fills the basic stream's stages (not its
+            ``out_norms``, the HR stream or the output norms); an hp3d-layout
+            checkpoint (this backbone's state dict, or an hp3d estimator's
+            with ``backbone.*`` keys) fills everything. Official Ego-Exo4D hand
+            checkpoints use other names: convert them with
+            ``tools/model_converters/potter_to_hp3d.py`` first (unconverted,
+            nothing matches and loading raises). Defaults to None.
+
+    Raises:
+        ValueError: ``hr_depths`` or ``hr_mlp_ratios`` has not one value per
+            HR branch.
     """
 
     def __init__(self, arch: Union[str, Dict] = 's12',
@@ -692,6 +728,8 @@ class PoolAttnFormerHR(BaseModule):
             drop_path_rate=drop_path_rate, layer_scale_init=layer_scale_init,
             impl=impl)
         dims = self.basic_stream.embed_dims
+        _check_per_branch(len(dims) - 1, hr_depths=hr_depths,
+                          hr_mlp_ratios=hr_mlp_ratios)
         self.hr_stream = HRStream(dims, hr_depths, hr_mlp_ratios, drop_rate,
                                   drop_path_rate, layer_scale_init, impl)
         self.out_norm = GroupNorm1(dims[0])
@@ -864,7 +902,9 @@ def load_matching_weights(module: nn.Module, checkpoint: str,
     ``target_prefixes`` in order (``'basic_stream.'`` lets a classification
     checkpoint fill :class:`PoolAttnFormerHR`'s basic stream). Unlike mmengine's
     ``PretrainedInit`` it skips shape mismatches (e.g. another classifier) and
-    reports what it did through the current :class:`MMLogger`.
+    reports what it did through the current :class:`MMLogger`. A checkpoint
+    of which nothing matches is an error, not a log line: an unconverted
+    official hand checkpoint would otherwise leave the model at random init.
 
     Args:
         module (nn.Module): The model to fill.
@@ -878,6 +918,9 @@ def load_matching_weights(module: nn.Module, checkpoint: str,
 
     Raises:
         FileNotFoundError: ``checkpoint`` does not exist.
+        ValueError: No checkpoint tensor matches ``module`` by name and shape
+            (e.g. an official Ego-Exo4D hand checkpoint not converted with
+            ``tools/model_converters/potter_to_hp3d.py``).
     """
     if not osp.isfile(checkpoint):
         raise FileNotFoundError(
@@ -899,6 +942,18 @@ def load_matching_weights(module: nn.Module, checkpoint: str,
             unexpected.append(key)
         else:
             matched[target] = value
+    if not matched:
+        examples = ', '.join(repr(k) for k in list(source)[:3])
+        raise ValueError(
+            f'POTTER pretrained checkpoint {checkpoint!r}: none of its '
+            f'{len(source)} tensors (keys such as {examples}) matches '
+            f'{type(module).__name__} by name and shape, so training would '
+            f'start from random weights. An official Ego-Exo4D POTTER hand '
+            f'checkpoint (PoolAttnHR_Pose_3D, poolattnformer_pose.* keys) '
+            f'loads after `python tools/model_converters/potter_to_hp3d.py '
+            f'SRC DST` (a bare official PoolAttnFormer_hr state dict too, '
+            f'its keys prefixed with poolattnformer_pose.); official ImageNet '
+            f'classification and hp3d checkpoints load as they are.')
     missing = [key for key in own if key not in matched]
     module.load_state_dict(matched, strict=False)
 

@@ -102,6 +102,7 @@ def test_rgba_png_drops_alpha(tmp_path, on_error):
     (900, 8, 4),   # 4.02
     (900, 2, 2),   # capped by max_decode_reduction
     (400, 8, 1),   # 1.79: full size
+    (125, 4, 1),   # 0.56: a small hand's window is upsampled, full size
 ])
 def test_reduced_decode_choice(frame_path, scale, max_reduction, reduction):
     load = LoadImage(max_decode_reduction=max_reduction, input_size=(224, 224))

@@ -10,6 +10,8 @@ from torch import nn
 
 from hp3d.models.backbones import PoolAttnFormer, PoolAttnFormerHR
 from hp3d.models.backbones.potter import (
+    HRStream,
+    Mlp,
     adaptive_pool_matrix,
     hp3d_to_official,
     load_matching_weights,
@@ -17,11 +19,8 @@ from hp3d.models.backbones.potter import (
 )
 from hp3d.models.heads import Pose3DVolumeHead
 
-# state-dict key listings of the official models: a copy in tests/data, else
-# the shared fixtures
-FIXTURES = next(
-    d for d in (osp.join(osp.dirname(__file__), '..', '..', 'data', 'potter'),
-                '/work/shared/fixtures/potter') if osp.isdir(d))
+# state-dict key listings of the official models
+FIXTURES = osp.join(osp.dirname(__file__), '..', '..', 'data', 'potter')
 
 
 def load_converter():
@@ -256,3 +255,98 @@ def test_missing_pretrained_checkpoint_names_path(tmp_path):
     model = PoolAttnFormer(init_cfg=dict(type='Pretrained', checkpoint=path))
     with pytest.raises(FileNotFoundError, match='nowhere.*zczcwh/POTTER'):
         model.init_weights()
+
+
+# ------------------------------------------- official init, loading checks
+
+
+def official_hand_state():
+    """The official PoolAttnHR_Pose_3D state dict, each tensor a broadcast
+    scalar (full shapes, a few bytes on disk)."""
+    shapes = read_keys('pose3d_egoexo4d_state_dict_keys.txt')
+    return {k: torch.full((), 0.5).expand(shape) for k, shape in shapes.items()}
+
+
+@pytest.mark.parametrize('model_cls', [PoolAttnFormerHR, PoolAttnFormer])
+def test_mlp_convs_initialised_like_official(model_cls):
+    # official Mlp._init_weights: trunc_normal(std .02) weights, zero biases
+    torch.manual_seed(0)
+    mlps = [m for m in model_cls().modules() if isinstance(m, Mlp)]
+    assert len(mlps) == (20 if model_cls is PoolAttnFormerHR else 12)
+    for mlp in mlps:
+        for conv in (mlp.fc1, mlp.fc2):
+            assert torch.count_nonzero(conv.bias) == 0
+            assert 0.015 < conv.weight.std() < 0.025
+
+
+def test_hr_stream_mlp_biases_zero_after_init_weights():
+    model = PoolAttnFormerHR()
+    model.init_weights()  # no init_cfg: mmengine's, must not re-randomise
+    for blocks in model.hr_stream.blocks:
+        for block in blocks:
+            assert torch.count_nonzero(block.mlp.fc1.bias) == 0
+            assert torch.count_nonzero(block.mlp.fc2.bias) == 0
+
+
+@pytest.mark.parametrize('kwargs,name', [
+    (dict(hr_depths=(2, 2)), 'hr_depths'),
+    (dict(hr_mlp_ratios=(2, 2)), 'hr_mlp_ratios'),
+    (dict(hr_depths=(2, 2, 4, 4)), 'hr_depths'),
+])
+def test_hr_branch_settings_need_one_value_per_branch(kwargs, name):
+    with torch.device('meta'), pytest.raises(ValueError,
+                                             match=f'{name} needs 3 values'):
+        PoolAttnFormerHR(**kwargs)
+
+
+def test_hr_stream_checks_its_settings():
+    with pytest.raises(ValueError, match='mlp_ratios needs 3 values'):
+        HRStream((8, 16, 32, 64), depths=(1, 1, 1), mlp_ratios=(2, 2),
+                 drop_rate=0., drop_path_rate=0., layer_scale_init=1e-5,
+                 impl='fast')
+    # three basic stages: two branches
+    hr = HRStream((32, 64, 96), depths=(1, 1), mlp_ratios=(2, 2), drop_rate=0.,
+                  drop_path_rate=0., layer_scale_init=1e-5, impl='fast')
+    feats = [torch.randn(1, c, 16 // 2**i, 16 // 2**i)
+             for i, c in enumerate((32, 64, 96))]
+    assert len(hr.blocks) == 2 and hr(feats).shape == (1, 32, 16, 16)
+
+
+@pytest.mark.parametrize('layout', ['hand_model', 'hr_backbone'])
+def test_unconverted_official_checkpoint_raises(tmp_path, layout):
+    state = official_hand_state()
+    if layout == 'hr_backbone':  # official PoolAttnFormer_hr.state_dict()
+        state = {k[len('poolattnformer_pose.'):]: v for k, v in state.items()
+                 if k.startswith('poolattnformer_pose.')}
+    path = str(tmp_path / 'POTTER-HandPose-ego4d.pt')
+    torch.save({'epoch': 69, 'state_dict': state}, path)
+    model = PoolAttnFormerHR(init_cfg=dict(type='Pretrained', checkpoint=path))
+    with pytest.raises(ValueError, match=r'POTTER-HandPose-ego4d\.pt.*none of '
+                       r'its \d+ tensors.*potter_to_hp3d\.py'):
+        model.init_weights()
+
+
+def test_converted_official_backbone_fills_everything(tmp_path):
+    # the error's advice: official names -> converter key map -> loads all
+    official = official_hand_state()
+    path = str(tmp_path / 'converted.pth')
+    torch.save({'state_dict': official_to_hp3d(official)}, path)
+    model = PoolAttnFormerHR()
+    report = load_matching_weights(model, path,
+                                   target_prefixes=('', 'basic_stream.'))
+    assert report['missing'] == []
+    assert len(report['loaded']) == len(model.state_dict())
+    assert all(k.startswith('head.') for k in report['unexpected'])
+    assert torch.all(model.hr_stream.blocks[2][3].mlp.fc1.bias == 0.5)
+
+
+def test_partial_match_still_loads(tmp_path):
+    path = str(tmp_path / 'stem.pth')
+    stem = nn.Conv2d(3, 64, 7, 4, 2)
+    torch.save({f'patch_embed.proj.{k}': v
+                for k, v in stem.state_dict().items()}, path)
+    model = PoolAttnFormer()
+    report = load_matching_weights(model, path)
+    assert sorted(report['loaded']) == ['patch_embed.proj.bias',
+                                        'patch_embed.proj.weight']
+    torch.testing.assert_close(model.patch_embed.proj.weight, stem.weight)
