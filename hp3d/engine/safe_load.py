@@ -26,9 +26,14 @@ globals with ``torch.serialization.get_unsafe_globals_in_checkpoint``):
   (``numpy.core.multiarray.*``): checkpoints saved with numpy 1 (most of the
   OpenMMLab model zoo) name them so.
 
+Beyond mmengine: ``argparse.Namespace``, the ``args`` that timm's training
+script (which trained the POTTER ImageNet classifiers) saves in its
+checkpoints; a plain attribute container.
+
 ``collections.OrderedDict``, ``collections.Counter`` (``MultiStepLR``
 milestones) and tensors are on torch's own list.
 """
+import argparse
 import os.path as osp
 import pickle
 import re
@@ -104,6 +109,7 @@ def _numpy_globals() -> List[Union[Callable, Tuple[Callable, str]]]:
 SAFE_GLOBALS: Tuple[Union[Callable, Tuple[Callable, str]], ...] = (
     HistoryBuffer,
     OneCycleParamScheduler,
+    argparse.Namespace,
     (checkpoint_getattr, 'builtins.getattr'),
     *_numpy_globals(),
 )

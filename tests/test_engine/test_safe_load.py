@@ -1,4 +1,5 @@
 """Weights-only checkpoint loading: the allow-list and the refusal path."""
+import argparse
 import os
 import os.path as osp
 import pickle
@@ -147,6 +148,18 @@ def test_one_cycle_scheduler_state_loads(tmp_path, strategy):
     assert loaded['anneal_func'] is getattr(OneCycleParamScheduler,
                                             f'_annealing_{strategy}')
     assert loaded['total_steps'] == 10
+
+
+def test_timm_checkpoint_with_args_loads(tmp_path):
+    # timm's train.py saves its argparse.Namespace next to the state dict
+    path = str(tmp_path / 'timm.pth.tar')
+    torch.save(dict(state_dict=dict(w=torch.ones(2)), epoch=299,
+                    args=argparse.Namespace(model='poolattnformer_s12',
+                                            lr=1e-3, sched='cosine')), path)
+    checkpoint = load_local_checkpoint(path)
+    assert checkpoint['args'].model == 'poolattnformer_s12'
+    assert checkpoint['args'].lr == 1e-3
+    assert torch.equal(checkpoint['state_dict']['w'], torch.ones(2))
 
 
 def test_missing_file_is_reported(tmp_path):

@@ -3,6 +3,7 @@ import math
 from typing import Dict, List, Optional, Sequence
 
 import torch
+from mmengine.dist import all_reduce, is_distributed
 from mmengine.hooks import Hook
 from mmengine.logging import HistoryBuffer
 from mmengine.optim import OptimWrapperDict
@@ -47,6 +48,16 @@ def _all_finite(tensors: Sequence[torch.Tensor]) -> bool:
         get_total_norm(tensors, float('inf'), foreach=True)))
 
 
+def _any_process(flag: bool) -> bool:
+    """Whether ``flag`` is set on any process (just ``flag`` without a
+    process group)."""
+    if not is_distributed():
+        return flag
+    value = torch.tensor(float(flag))
+    all_reduce(value, op='max')
+    return bool(value.item() > 0)
+
+
 @HOOKS.register_module()
 class NaNGuardHook(Hook):
     """Keep non-finite numbers out of the weights and the checkpoints.
@@ -69,7 +80,9 @@ class NaNGuardHook(Hook):
 
     With gradient accumulation a non-finite micro-batch skips the whole
     accumulated update. Under DDP the gradients are all-reduced before the
-    check, so every rank decides the same.
+    check, and a fault in one process's logged values is shared with the
+    others (one all-reduce of a flag per iteration), so every rank decides
+    the same.
 
     Args:
         action (str): ``'stop'`` or ``'skip'``. Defaults to ``'stop'``.
@@ -137,7 +150,10 @@ class NaNGuardHook(Hook):
         outputs = {} if outputs is None else outputs
         bad_logs = [key for key, value in outputs.items()
                     if not _is_finite(value)]
-        if not bad_logs and not self._update_dropped:
+        local_fault = bool(bad_logs) or self._update_dropped
+        # Gradients are all-reduced, but logged values are per process: all
+        # must decide alike, or a stopping rank leaves the others waiting.
+        if not _any_process(local_fault):
             self._consecutive_skips = 0
             return
 
@@ -147,6 +163,8 @@ class NaNGuardHook(Hook):
                 f'{key}={_describe(outputs[key])}' for key in bad_logs))
         if self._update_dropped:
             faults.append('non-finite gradients')
+        if not local_fault:
+            faults.append('a non-finite value on another process')
         where = (f'epoch {runner.epoch + 1}, iter {runner.iter + 1} (batch '
                  f'{batch_idx + 1} of the epoch)')
         fault = ' and '.join(faults)

@@ -18,8 +18,10 @@ def _weighted_mean(per_joint: Tensor, weight: Optional[Tensor]) -> Tensor:
     if weight is None:
         return per_joint.mean()
     weight = weight.to(per_joint.dtype)
-    # clamp: a batch without a single valid joint gives 0, not NaN
-    return (per_joint * weight).sum() / weight.sum().clamp(min=1.0)
+    # clamp: a batch without a single valid joint gives 0, not NaN (a
+    # clamp at 1 would shrink the mean of fractional weights summing below 1)
+    return (per_joint * weight).sum() / weight.sum().clamp(
+        min=torch.finfo(weight.dtype).eps)
 
 
 @MODELS.register_module()

@@ -8,6 +8,7 @@ from engine_toys import toy_cfg
 from mmengine.config import Config
 
 from hp3d.engine import Hp3dRunner, NaNGuardHook
+from hp3d.engine.hooks import nan_guard_hook
 
 # Global iteration (0-based) whose inputs are NaN: epoch 2, batch 3.
 NAN_ITER = 7
@@ -89,6 +90,27 @@ def test_skip_stops_after_too_many_skips_in_a_row(tmp_path):
     checkpoint = torch.load(last, weights_only=True)
     assert checkpoint['optimizer']['state'][0]['step'] == 7
     assert _all_finite(checkpoint)
+
+
+def test_a_fault_on_another_process_stops_this_one(tmp_path, monkeypatch):
+    # DDP: another rank logged a NaN at iteration 5 (its gradients, being
+    # all-reduced, were finite here): this rank must stop with it
+    calls = []
+
+    def all_reduce(value, op):
+        assert op == 'max'
+        calls.append(float(value))
+        if len(calls) == 5:
+            value.fill_(1.0)
+
+    monkeypatch.setattr(nan_guard_hook, 'is_distributed', lambda: True)
+    monkeypatch.setattr(nan_guard_hook, 'all_reduce', all_reduce)
+    runner = _runner(str(tmp_path), 'stop', nan_at_iters=())
+    with pytest.raises(FloatingPointError,
+                       match='a non-finite value on another process at '
+                       'epoch 1, iter 5'):
+        runner.train()
+    assert calls == [0.0] * 5
 
 
 def test_action_is_checked():

@@ -31,6 +31,14 @@ def test_mpjpe(case):
     assert scaled == pytest.approx(5 + math.sqrt(3))
 
 
+@pytest.mark.parametrize('loss', [MaskedMSELoss(), L1Loss(), MPJPELoss()])
+def test_fractional_weights_give_the_weighted_mean(case, loss):
+    pred, target, weight = case
+    # weights summing to 0.5: the same mean as weights of 1
+    assert loss(pred, target, weight / 4).item() == pytest.approx(
+        loss(pred, target, weight).item())
+
+
 def test_no_valid_joint_gives_zero_not_nan(case):
     pred, target, _ = case
     assert MaskedMSELoss()(pred, target, torch.zeros(1, 3)).item() == 0.0
