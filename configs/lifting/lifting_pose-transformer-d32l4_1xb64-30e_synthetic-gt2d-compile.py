@@ -1,6 +1,6 @@
 # The seed recipe on the synthetic set, compiled for CPU training: the same
-# model and state dict, ~1.9x faster per train step on a 2-core CPU
-# (tools/analysis_tools/benchmark_lifting.py). The backbone runs batch-last
+# model and state dict, x1.9 faster per train step on one CPU thread, x1.3-1.9
+# on two (docs/benchmarks_lifting.md). The backbone runs batch-last
 # (hands as the contiguous axis, which inductor vectorises). Hp3dRunner
 # compiles it, and for training backbone + head + loss as one graph (a C++
 # compiler is needed), with static shapes: one graph per batch size met

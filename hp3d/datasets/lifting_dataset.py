@@ -38,7 +38,8 @@ class LiftingTensorDataset(Dataset):
         codec (dict | object): The lifting codec (``LiftingCodec``); its
             ``encode`` is applied once to all N samples.
         device (str): Where the tensors live. ``'cpu'`` (default), or
-            ``'cuda'`` to keep the whole split on the GPU.
+            ``'cuda'`` to keep the whole split on the GPU (then with
+            ``num_workers=0``: worker processes cannot share CUDA tensors).
     """
 
     def __init__(self, dataset: ConfigType, codec: ConfigType,

@@ -11,15 +11,16 @@ from hp3d.engine.rng import (
 from hp3d.registry import LOOPS
 
 __all__ = [
-    'ResumableEpochBasedTrainLoop', 'VALIDATED_EPOCH_KEY', 'EPOCH_LENGTH_KEY'
+    'ResumableEpochBasedTrainLoop', 'VALIDATED_EPOCH_KEY', 'EPOCH_KEY'
 ]
 
 # Runtime-info keys of the message hub (saved with every checkpoint): the
-# last epoch whose validation began, and the iterations per epoch of the run.
-# (mmengine's LogProcessor logs runtime info whose key starts with 'val' or
-# 'train' as a metric, so the keys must not.)
+# last epoch whose validation began, and where the epoch last begun started
+# (dict: epoch, start_iter, length in iterations). (mmengine's LogProcessor
+# logs runtime info whose key starts with 'val' or 'train' as a metric, so
+# the keys must not.)
 VALIDATED_EPOCH_KEY = 'last_validated_epoch'
-EPOCH_LENGTH_KEY = 'iters_per_epoch'
+EPOCH_KEY = 'current_epoch_span'
 
 
 @LOOPS.register_module()
@@ -47,10 +48,11 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
       saved at the end of an epoch, before that validation (as mmengine's
       ``CheckpointHook`` does), so the logged metrics and ``save_best``
       match as well;
-    - records the iterations per epoch with every checkpoint. A checkpoint
-      saved between epochs resumes with any epoch length (other batch size,
-      number of processes or data); one saved inside an epoch needs the
-      same length, else the run is refused rather than misaligned.
+    - records where the current epoch began and its length with every
+      checkpoint. A checkpoint saved between epochs resumes with any epoch
+      length (other batch size, number of processes or data); one saved
+      inside an epoch needs the same length, else the run is refused rather
+      than misaligned.
 
     With the same seed (``randomness=dict(seed=...)``) and deterministic
     kernels, a run killed at any point and resumed from its last checkpoint
@@ -78,8 +80,6 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
                 logger='current')
 
         self._resumed_batches = self._batches_done()
-        self.runner.message_hub.update_info(EPOCH_LENGTH_KEY,
-                                            len(self.dataloader))
 
         # A checkpoint saved at the end of an epoch precedes that epoch's
         # validation: run it now, as the interrupted run did after saving.
@@ -108,19 +108,26 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
                 length differs from this run's.
         """
         length = len(self.dataloader)
-        # checkpoints of older hp3d versions do not record it
-        saved = self.runner.message_hub.get_info(EPOCH_LENGTH_KEY, length)
-        done = self._iter - self._epoch * saved
-        if not 0 <= done <= saved or (0 < done < saved and saved != length):
+        span = self.runner.message_hub.get_info(EPOCH_KEY)
+        if span is None:
+            # a fresh run, or a checkpoint of an older hp3d: assume this
+            # epoch length throughout
+            span = dict(epoch=self._epoch, start_iter=self._epoch * length,
+                        length=length)
+        if span['epoch'] != self._epoch:
+            return 0  # saved between epochs: any epoch length will do
+        done = self._iter - span['start_iter']
+        if not 0 <= done <= span['length'] or (
+                0 < done < span['length'] and span['length'] != length):
             raise RuntimeError(
-                f'Cannot resume at iteration {self._iter} of epoch '
-                f'{self._epoch + 1}: the checkpoint was saved inside an epoch '
-                f'of {saved} iterations, and an epoch has {length} '
-                'iterations now. The data set, batch size or number of '
-                'processes differs from the run that saved it; resume from '
+                f'Cannot resume at iteration {self._iter}, batch {done} of '
+                f'epoch {self._epoch + 1}: the checkpoint was saved inside an '
+                f'epoch of {span["length"]} iterations, and an epoch has '
+                f'{length} iterations now. The data set, batch size or number '
+                'of processes differs from the run that saved it; resume from '
                 'a checkpoint saved at the end of an epoch instead.')
         # the last iteration's checkpoint: the whole epoch is done
-        return length if done == saved and done else done
+        return length if done and done == span['length'] else done
 
     def _validation_due(self) -> bool:
         """Whether the epochs done so far end with a validation."""
@@ -149,6 +156,9 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
             batches = iter(self.dataloader)
 
         done, self._resumed_batches = self._resumed_batches, 0
+        self.runner.message_hub.update_info(EPOCH_KEY, dict(
+            epoch=self._epoch, start_iter=self._iter - done,
+            length=len(self.dataloader)))
         if done:
             print_log(
                 f'Skipping the {done} batches of epoch {self._epoch + 1} '

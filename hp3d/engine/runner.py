@@ -15,6 +15,7 @@ from mmengine.runner import BaseLoop, Runner
 from torch.nn.parallel import DistributedDataParallel
 
 from hp3d.engine.atomic_io import TMP_SUFFIX, replace_atomically
+from hp3d.engine.codec_check import check_codecs
 from hp3d.engine.dist import CPU_BACKEND, init_cpu_dist
 from hp3d.engine.hooks import AtomicCheckpointHook, MainProcessLoggerHook
 from hp3d.engine.loops import ResumableEpochBasedTrainLoop
@@ -158,10 +159,11 @@ class Hp3dRunner(Runner):
         graph breaks at every backward and optimizer step, for a slower step
         than compiling the network alone. hp3d compiles ``model.backbone``
         with ``nn.Module.compile`` (state-dict keys unchanged, so checkpoints
-        load with or without compilation), which validation and testing run
-        through, and the estimator's ``loss`` (backbone, head and loss as
-        one graph: ~5 % faster per lifting train step than the backbone
-        alone).
+        load with or without compilation), which validation during training
+        runs through (mmengine asks for compilation in ``train`` only:
+        ``tools/test.py`` runs eagerly), and the estimator's ``loss``
+        (backbone, head and loss as one graph: ~5 % faster per lifting train
+        step than the backbone alone).
 
         Args:
             target (str): The method mmengine would compile; only
@@ -185,7 +187,8 @@ class Hp3dRunner(Runner):
             'first iterations compile.')
 
     def build_train_loop(self, loop: Union[BaseLoop, Dict]) -> BaseLoop:
-        """Build :class:`ResumableEpochBasedTrainLoop` for ``by_epoch=True``.
+        """Build :class:`ResumableEpochBasedTrainLoop` for ``by_epoch=True``;
+        the training data's codec must be the model head's.
 
         Args:
             loop (BaseLoop | dict): ``train_cfg`` of the config.
@@ -198,7 +201,21 @@ class Hp3dRunner(Runner):
             loop = {key: value for key, value in loop.items()
                     if key != 'by_epoch'}
             loop['type'] = ResumableEpochBasedTrainLoop
-        return super().build_train_loop(loop)
+        loop = super().build_train_loop(loop)
+        check_codecs(self.model, loop.dataloader, 'train_dataloader')
+        return loop
+
+    def build_val_loop(self, loop: Union[BaseLoop, Dict]) -> BaseLoop:
+        """Build the validation loop; its data's codec must be the head's."""
+        loop = super().build_val_loop(loop)
+        check_codecs(self.model, loop.dataloader, 'val_dataloader')
+        return loop
+
+    def build_test_loop(self, loop: Union[BaseLoop, Dict]) -> BaseLoop:
+        """Build the test loop; its data's codec must be the head's."""
+        loop = super().build_test_loop(loop)
+        check_codecs(self.model, loop.dataloader, 'test_dataloader')
+        return loop
 
     def register_default_hooks(
             self,

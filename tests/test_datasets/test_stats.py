@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from mmengine.config import Config
 
 from hp3d.datasets.stats import (
     annotation_stats,
@@ -226,10 +227,24 @@ def test_report_and_compute_stats_tools(gt_file, box_file, tmp_path,
                                         monkeypatch, capsys):
     ref = tmp_path / 'ref.json'
     out = tmp_path / 'out.json'
-    _run(monkeypatch, capsys, 'tools/dataset_converters/compute_stats.py',
-         gt_file, '--out', ref)
+    printed = _run(monkeypatch, capsys,
+                   'tools/dataset_converters/compute_stats.py', gt_file,
+                   '--out', ref)
     assert json.loads(ref.read_text())['joint_mean_mm'][20] == pytest.approx(
         [40, 20, 10])
+    # the printed config, pasted into a child of a lifting config, reaches
+    # the datasets and the head
+    snippet = printed[printed.index('codec = dict('):printed.index('wrote')]
+    child = tmp_path / 'child.py'
+    child.write_text(f"_base_ = ['{REPO}/configs/pose_transformer_egoexo.py']"
+                     f'\n{snippet}')
+    cfg = Config.fromfile(str(child))
+    mean_px = list(cfg.codec.input_mean_px)
+    assert mean_px[0] == pytest.approx((2310 + 19 * 300) / 40, abs=1e-3)
+    for codec in (cfg.train_dataloader.dataset.codec,
+                  cfg.val_dataloader.dataset.codec,
+                  cfg.test_dataloader.dataset.codec, cfg.model.head.codec):
+        assert list(codec.input_mean_px) == mean_px
     text = _run(monkeypatch, capsys,
                 'tools/dataset_converters/joint_stats_report.py', gt_file,
                 '--real-stats', ref, '--boxes-ref', box_file, '--json', out)

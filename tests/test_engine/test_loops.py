@@ -7,7 +7,7 @@ from engine_toys import toy_cfg
 from mmengine.config import Config
 
 from hp3d.engine import Hp3dRunner, ResumableEpochBasedTrainLoop
-from hp3d.engine.loops import EPOCH_LENGTH_KEY
+from hp3d.engine.loops import EPOCH_KEY
 
 # 5 iterations per epoch, 3 epochs. Checkpoints every 2 iterations
 # (iter_2.pth, iter_4.pth, ...) and after every epoch, before its validation
@@ -96,15 +96,40 @@ def test_resume_with_other_epoch_length_is_refused(uninterrupted, tmp_path):
         runner.train()
 
 
-def test_resume_between_epochs_with_other_epoch_length(uninterrupted,
-                                                        tmp_path):
-    # mmengine resumes such a checkpoint too; the new length applies from the
-    # next epoch on (a mid-epoch one would skip the wrong batches: refused)
+@pytest.fixture(scope='module')
+def rebatched(uninterrupted, tmp_path_factory):
+    """Resumed between epochs with batch 2 (10 iterations an epoch), one
+    more epoch: iterations 10-30, checkpoints every 2 of them."""
     ref_dir, _, _ = uninterrupted
-    cfg = toy_cfg(str(tmp_path), resume=True,
+    work_dir = str(tmp_path_factory.mktemp('rebatched'))
+    cfg = toy_cfg(work_dir, default_hooks=CHECKPOINTS, resume=True,
                   load_from=osp.join(ref_dir, 'plain_epoch_2.pth'))
     cfg['train_dataloader']['batch_size'] = 2
+    cfg['train_cfg']['max_epochs'] = 4
     runner = Hp3dRunner.from_cfg(Config(cfg))
     runner.train()
-    assert runner.iter == 10 + 10
-    assert runner.message_hub.get_info(EPOCH_LENGTH_KEY) == 10
+    return work_dir, cfg, runner
+
+
+def test_resume_between_epochs_with_other_epoch_length(rebatched):
+    # mmengine resumes such a checkpoint too; the new length applies from the
+    # next epoch on (a mid-epoch one would skip the wrong batches: refused)
+    _, _, runner = rebatched
+    assert runner.iter == 10 + 2 * 10
+    assert runner.message_hub.get_info(EPOCH_KEY) == dict(
+        epoch=3, start_iter=20, length=10)
+
+
+@pytest.mark.parametrize('checkpoint', ['iter_24.pth', 'iter_20.pth'],
+                         ids=['mid-epoch', 'last-iter-of-epoch'])
+def test_resume_again_after_the_length_changed(rebatched, tmp_path,
+                                               checkpoint):
+    # the epochs before the change were shorter: the batches done in the
+    # resumed epoch count from where it began, not from epoch * length
+    work_dir, cfg, runner = rebatched
+    cfg = dict(cfg, work_dir=str(tmp_path),
+               load_from=osp.join(work_dir, checkpoint))
+    resumed = Hp3dRunner.from_cfg(Config(cfg))
+    resumed.train()
+    assert resumed.iter == 30
+    _assert_identical(_final_state(resumed), _final_state(runner))

@@ -30,7 +30,7 @@ def main() -> None:
     lifting = stats['lifting']
     print(f"{stats['num_hands']} hands ({stats['num_rejected']} records "
           'rejected as by EgoExo4DHandDataset, left out)')
-    print('LiftingCodec config:')
+    print('LiftingCodec config (for a child of a lifting config):')
     print('codec = dict(\n    type=\'LiftingCodec\',')
     for key in ('input_mean_px', 'input_std_px', 'target_mean_m',
                 'target_std_m'):
@@ -38,6 +38,11 @@ def main() -> None:
         values = ', '.join(f'{v:.{digits}f}' for v in lifting[key])
         print(f'    {key}=({values}),')
     print(')')
+    # the base config filled its codec into the datasets and the head when
+    # it was read: a child must set each (Hp3dRunner refuses a mismatch)
+    for name in ('train', 'val', 'test'):
+        print(f'{name}_dataloader = dict(dataset=dict(codec=codec))')
+    print('model = dict(head=dict(codec=codec))')
     if args.out:
         with open(args.out, 'w') as f:
             json.dump(stats, f, indent=1)
