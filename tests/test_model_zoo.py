@@ -8,6 +8,10 @@ from mmengine import Config
 from mmengine.registry import init_default_scope
 
 from hp3d.apis.model_index import REPO_ROOT, load_model_index
+from hp3d.codecs.pose3d_codec import (
+    DEFAULT_JOINT_STATS_FILE,
+    MIRRORED_JOINT_STATS_FILE,
+)
 from hp3d.registry import MODELS
 
 ENTRIES = load_model_index()
@@ -80,3 +84,22 @@ def test_potter_official_data_config_trains_without_augmentation():
     assert [dict(t) for t in train] == [
         dict(t, on_error='skip') if t['type'] == 'LoadImage' else dict(t)
         for t in test]
+
+
+@pytest.mark.parametrize('config', sorted(POTTER_CONFIGS.glob('*.py')),
+                         ids=lambda p: p.stem)
+def test_potter_codec_table_fits_the_mirroring(config):
+    # mirroring left hands moves the mirror-axis mean from ~0 to a right
+    # hand's: the encoder and the head use the table of what they encode
+    cfg = Config.fromfile(str(config))
+    init_default_scope('hp3d')
+    head_codec = MODELS.build(cfg.model.head).codec
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        pipeline = cfg[loader].dataset.pipeline
+        (mirror, ) = [t['enabled'] for t in pipeline
+                      if t['type'] == 'MirrorLeftHand']
+        (encoder, ) = [t['encoder'] for t in pipeline
+                       if t['type'] == 'GenerateTarget']
+        assert encoder == cfg.model.head.codec
+        assert head_codec.stats_file == (
+            MIRRORED_JOINT_STATS_FILE if mirror else DEFAULT_JOINT_STATS_FILE)

@@ -7,7 +7,9 @@
 _base_ = ['./potter_poolattnformer-s12_1xb64-70e_egoexo4d-224x224.py']
 
 input_size = (224, 224)
-codec = {{_base_.codec}}
+# hands as they are: the official table (Pose3DCodec's default)
+codec = dict(type='Pose3DCodec', eps_mm=1.0)
+model = dict(head=dict(codec=dict(_delete_=True, **codec)))
 test_pipeline = [
     dict(type='GetBBoxCenterScale', padding=1.25, input_size=input_size),
     dict(type='LoadImage', on_error='raise', expected_size=(512, 512)),

@@ -1,4 +1,5 @@
 """Targets of POTTER's 3D head: per-joint standardised wrist-relative mm."""
+import os
 import os.path as osp
 from typing import Dict, Optional, Sequence, Union
 
@@ -10,10 +11,14 @@ from hp3d.datasets.metainfo import MIRROR_AXIS, NUM_JOINTS, WRIST
 from hp3d.datasets.stats import load_joint_stats
 from hp3d.registry import KEYPOINT_CODECS
 
-# The Ego-Exo4D train split's per-joint statistics, shipped with hp3d.
-DEFAULT_JOINT_STATS_FILE = osp.join(
-    osp.dirname(osp.abspath(__file__)), 'stats',
-    'egoexo4d_joint_stats_mm.json')
+# Per-joint statistics shipped with hp3d: the Ego-Exo4D train split's (both
+# hands as they are), and the same with left hands mirrored to right hands
+# (for pipelines with MirrorLeftHand: mirroring moves the mean along the
+# mirror axis, from ~0 to that of a right hand).
+STATS_DIR = osp.join(osp.dirname(osp.abspath(__file__)), 'stats')
+DEFAULT_JOINT_STATS_FILE = osp.join(STATS_DIR, 'egoexo4d_joint_stats_mm.json')
+MIRRORED_JOINT_STATS_FILE = osp.join(STATS_DIR,
+                                     'egoexo4d_joint_stats_mirrored_mm.json')
 
 
 @KEYPOINT_CODECS.register_module()
@@ -36,8 +41,10 @@ class Pose3DCodec:
 
     Args:
         stats_file (str, optional): Table of per-joint mean/std in mm (see
-            :func:`hp3d.datasets.stats.load_joint_stats`). Defaults to the
-            Ego-Exo4D train table shipped with hp3d, unless
+            :func:`hp3d.datasets.stats.load_joint_stats`): a path, or the
+            name of a table shipped in ``hp3d/codecs/stats/``
+            (``'egoexo4d_joint_stats_mirrored_mm.json'`` for left hands
+            mirrored). Defaults to the Ego-Exo4D train table, unless
             ``mean_mm``/``std_mm`` are given.
         mean_mm (Sequence, optional): (K, 3) per-joint mean, mm.
         std_mm (Sequence, optional): (K, 3) per-joint std, mm.
@@ -57,13 +64,16 @@ class Pose3DCodec:
             raise ValueError(f'eps_mm must be positive, got {eps_mm}')
         if mean_mm is None:
             self.stats_file = stats_file or DEFAULT_JOINT_STATS_FILE
+            shipped = osp.join(STATS_DIR, self.stats_file)
+            if not osp.isfile(self.stats_file) and osp.isfile(shipped):
+                self.stats_file = shipped
             try:
                 mean, std = load_joint_stats(self.stats_file)
             except FileNotFoundError as err:
                 raise FileNotFoundError(
-                    f'{err} Leave stats_file unset to use the Ego-Exo4D '
-                    f'table shipped with hp3d ({DEFAULT_JOINT_STATS_FILE}).'
-                ) from None
+                    f'{err} The tables shipped with hp3d (a name is enough): '
+                    f'{sorted(os.listdir(STATS_DIR))}; unset, '
+                    f'{osp.basename(DEFAULT_JOINT_STATS_FILE)}.') from None
         else:
             self.stats_file = None
             mean = np.asarray(mean_mm, dtype=np.float64)
@@ -146,4 +156,7 @@ class Pose3DCodec:
         return f'{self.__class__.__name__}({source}, eps_mm={self.eps_mm})'
 
 
-__all__ = ['Pose3DCodec', 'DEFAULT_JOINT_STATS_FILE']
+__all__ = [
+    'Pose3DCodec', 'STATS_DIR', 'DEFAULT_JOINT_STATS_FILE',
+    'MIRRORED_JOINT_STATS_FILE'
+]

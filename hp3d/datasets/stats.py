@@ -21,7 +21,7 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 
 from .annotation_checks import Rejection, iter_hand_records, read_json
-from .metainfo import MIN_VALID_JOINTS, NUM_JOINTS, WRIST
+from .metainfo import MIN_VALID_JOINTS, MIRROR_AXIS, NUM_JOINTS, WRIST
 
 # Thresholds of the synthetic data's statistics check: per-joint mean within
 # this many mm, std within this relative error of the reference.
@@ -96,23 +96,64 @@ def wrist_relative_mm(keypoints_3d: np.ndarray,
     return rel
 
 
-def joint_stats_mm(keypoints_3d: np.ndarray,
-                   valid: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+def joint_stats_mm(keypoints_3d: np.ndarray, valid: np.ndarray,
+                   mirror: Optional[np.ndarray] = None
+                   ) -> Tuple[np.ndarray, np.ndarray]:
     """Per-joint wrist-relative mean and std (population) in mm.
 
     Args:
         keypoints_3d (np.ndarray): (N, K, 3) camera-frame joints, metres.
         valid (np.ndarray): (N, K) joint flags.
+        mirror (np.ndarray, optional): (N,) bool, hands to mirror across
+            ``MIRROR_AXIS`` first, as ``MirrorLeftHand`` does to left hands
+            (``is_left``): the statistics of what such a pipeline encodes.
 
     Returns:
         tuple: mean (K, 3) and std (K, 3) in mm over the valid joints of
         each joint (wrist: 0 and 0).
     """
     rel = wrist_relative_mm(keypoints_3d, valid)
+    if mirror is not None:
+        rel[np.asarray(mirror, dtype=bool), :, MIRROR_AXIS] *= -1
     if not np.all(np.any(~np.isnan(rel[..., 0]), axis=0)):
         missing = np.flatnonzero(~np.any(~np.isnan(rel[..., 0]), axis=0))
         raise ValueError(f'no valid sample for joints {missing.tolist()}')
     return np.nanmean(rel, axis=0), np.nanstd(rel, axis=0)
+
+
+def mirror_joint_stats(mean_mm: np.ndarray, std_mm: np.ndarray,
+                       mirrored_mean_mm: np.ndarray
+                       ) -> Tuple[np.ndarray, np.ndarray]:
+    """The table of a both-hands set after mirroring its left hands, from
+    its unmirrored table and the mirrored means.
+
+    Mirroring negates one coordinate (``MIRROR_AXIS``) of some hands: the
+    other coordinates and every second moment stay, so only the mean along
+    the axis is new, and its std follows from the unchanged second moment:
+    ``std' = sqrt(std^2 + mean^2 - mean'^2)``.
+
+    Args:
+        mean_mm (np.ndarray): (K, 3) unmirrored means.
+        std_mm (np.ndarray): (K, 3) unmirrored stds.
+        mirrored_mean_mm (np.ndarray): (K, 3) means with the left hands
+            mirrored (only the ``MIRROR_AXIS`` column is used).
+
+    Returns:
+        tuple: mean (K, 3) and std (K, 3) in mm.
+
+    Raises:
+        ValueError: A mirrored mean beyond the second moment (no data has
+            it).
+    """
+    mean, std = np.array(mean_mm, np.float64), np.array(std_mm, np.float64)
+    new_mean = np.asarray(mirrored_mean_mm, np.float64)[:, MIRROR_AXIS]
+    var = std[:, MIRROR_AXIS]**2 + mean[:, MIRROR_AXIS]**2 - new_mean**2
+    if (var < -1e-9).any():
+        raise ValueError('mirrored means beyond the second moment for joints '
+                         f'{np.flatnonzero(var < -1e-9).tolist()}')
+    mean[:, MIRROR_AXIS] = new_mean
+    std[:, MIRROR_AXIS] = np.sqrt(np.clip(var, 0, None))
+    return mean, std
 
 
 def lifting_stats(keypoints_2d: np.ndarray, keypoints_3d: np.ndarray,
@@ -248,11 +289,14 @@ def joint_stats_dict(mean_mm: np.ndarray, std_mm: np.ndarray,
                 joint_std_mm=np.asarray(std_mm).tolist())
 
 
-def normalisation_stats(ann_file: str) -> Dict:
+def normalisation_stats(ann_file: str, mirror_left: bool = False) -> Dict:
     """Normalisation statistics of the GT hands of a (train) file.
 
     Args:
         ann_file (str): official annotation file with 3D ground truth.
+        mirror_left (bool): Per-joint statistics of left hands mirrored to
+            right hands (for pipelines with ``MirrorLeftHand(enabled=True)``);
+            the lifting statistics are unaffected. Defaults to False.
 
     Returns:
         dict: the ``real_joint_stats_mm.json`` layout (``source``,
@@ -267,10 +311,12 @@ def normalisation_stats(ann_file: str) -> Dict:
                          'box-only file?)')
     kp3d, kp2d = hands['keypoints_3d'][gt], hands['keypoints_2d'][gt]
     valid = hands['valid'][gt]
-    mean, std = joint_stats_mm(kp3d, valid)
+    mean, std = joint_stats_mm(
+        kp3d, valid, hands['is_left'][gt] if mirror_left else None)
+    mirrored = ', left hands mirrored' if mirror_left else ''
     out = joint_stats_dict(
-        mean, std, f'{ann_file}: {int(gt.sum())} hands, wrist-relative '
-        'camera coordinates, millimetres')
+        mean, std, f'{ann_file}: {int(gt.sum())} hands{mirrored}, '
+        'wrist-relative camera coordinates, millimetres')
     out.update(lifting=lifting_stats(kp2d, kp3d, valid),
                num_hands=int(gt.sum()),
                num_rejected=len(hands['rejections']))
@@ -314,7 +360,8 @@ def annotation_stats(ann_file: str,
 
 __all__ = [
     'MEAN_TOL_MM', 'STD_REL_TOL', 'load_hand_annotations',
-    'wrist_relative_mm', 'joint_stats_mm', 'lifting_stats', 'box_stats',
+    'wrist_relative_mm', 'joint_stats_mm', 'mirror_joint_stats',
+    'lifting_stats', 'box_stats',
     'compare_joint_stats', 'load_joint_stats', 'joint_stats_dict',
     'normalisation_stats', 'annotation_stats'
 ]

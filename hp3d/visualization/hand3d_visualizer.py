@@ -302,6 +302,12 @@ class _HandDrawing:
         # The image is the full frame when its warp is the identity.
         self.space = 'frame' if image is None or np.allclose(
             data_sample['warp_mat'], np.eye(2, 3)) else 'crop'
+        # A left hand mirrored by the pipeline (MirrorLeftHand): its crop
+        # and 2D are mirrored, its 3D panels show the hand as it is.
+        self.mirrored = self.space == 'crop' and bool(
+            _scalar(data_sample.get('flipped', False)))
+        if self.mirrored:
+            self.space = 'mirrored crop'
         self.gt_2d = None
         if self.draw_gt:
             if image is not None and 'keypoints_2d_crop' in data_sample:
@@ -349,6 +355,8 @@ class _HandDrawing:
                  f'{_scalar(self.meta["hand"])} hand']
         if not math.isnan(self.mpjpe_mm):
             parts.append(f'MPJPE {self.mpjpe_mm:.1f} mm')
+        if self.mirrored:
+            parts.append('crop mirrored, 3D as the hand is')
         return '   |   '.join(parts)
 
     def legend_handles(self) -> List[Line2D]:

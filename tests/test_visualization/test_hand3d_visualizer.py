@@ -12,6 +12,7 @@ from hp3d.visualization import (
     prediction_to_frame,
     wrist_relative_mpjpe_mm,
 )
+from hp3d.visualization.hand3d_visualizer import _HandDrawing
 
 THUMB_RGB = np.array([255, 128, 0])
 
@@ -123,3 +124,16 @@ def test_projection_helpers(image_sample):
     pred[0] = 0.0
     assert wrist_relative_mpjpe_mm(pred, gt_m, sample['keypoints_valid']) \
         == pytest.approx(19 * 5.0 / 20)
+
+
+def test_a_mirrored_left_hand_is_labelled(image_sample):
+    # MirrorLeftHand flipped the crop and its 2D; the 3D panels show the
+    # hand as it is (un-mirrored), so the figure says which is which
+    image, sample, prediction = image_sample
+    plain = _HandDrawing(image, sample, prediction, draw_gt=True)
+    mirrored = _HandDrawing(image, dict(sample, flipped=np.array(True)),
+                            prediction, draw_gt=True)
+    assert 'mirrored' not in plain.title()
+    assert mirrored.title().endswith('crop mirrored, 3D as the hand is')
+    assert [t for t, _ in mirrored.panels_2d()] == [
+        'GT 2D (mirrored crop px)', 'Prediction projected (mirrored crop px)']

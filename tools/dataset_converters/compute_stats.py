@@ -8,11 +8,22 @@ which ``Pose3DCodec(stats_file=...)`` reads).
     python tools/dataset_converters/compute_stats.py \
         data/synthetic_egoexo4d/annotations/ego_pose_gt_anno_train_public.json \
         --out data/synthetic_egoexo4d/joint_stats_mm.json
+
+``--mirror-left`` gives the per-joint table of left hands mirrored to right
+hands, for pipelines with ``MirrorLeftHand(enabled=True)`` (the official
+table mixes both hands, whose mirror-axis coordinates cancel).
 """
 import argparse
 import json
 
-from hp3d.datasets.stats import normalisation_stats
+import numpy as np
+
+from hp3d.datasets.stats import (
+    joint_stats_dict,
+    load_joint_stats,
+    mirror_joint_stats,
+    normalisation_stats,
+)
 
 
 def parse_args() -> argparse.Namespace:
@@ -21,12 +32,31 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('train_ann', help='ego_pose_gt_anno_train_public.json')
     parser.add_argument('--out', default=None,
                         help='write the statistics JSON here')
+    parser.add_argument('--mirror-left', action='store_true',
+                        help='per-joint statistics of left hands mirrored to '
+                        'right hands (the Pose3DCodec table of pipelines '
+                        'with MirrorLeftHand enabled)')
+    parser.add_argument('--mirror-of', default=None, metavar='TABLE',
+                        help='with --mirror-left: mirror this unmirrored '
+                        'per-joint table instead, taking only the mirrored '
+                        'means along the mirror axis from train_ann (how '
+                        'hp3d derives its mirrored Ego-Exo4D table from the '
+                        'official one and synthetic hands)')
     return parser.parse_args()
 
 
 def main() -> None:
     args = parse_args()
-    stats = normalisation_stats(args.train_ann)
+    if args.mirror_of and not args.mirror_left:
+        raise SystemExit('--mirror-of needs --mirror-left')
+    stats = normalisation_stats(args.train_ann, args.mirror_left)
+    if args.mirror_of:
+        mean, std = mirror_joint_stats(*load_joint_stats(args.mirror_of),
+                                       np.array(stats['joint_mean_mm']))
+        stats.update(joint_stats_dict(
+            mean, std, f'{args.mirror_of} with left hands mirrored (the '
+            'mirror-axis means from ' + stats['source'] + '; stds from the '
+            'unchanged second moments)'))
     lifting = stats['lifting']
     print(f"{stats['num_hands']} hands ({stats['num_rejected']} records "
           'rejected as by EgoExo4DHandDataset, left out)')
