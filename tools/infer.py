@@ -83,6 +83,13 @@ def read_boxes(boxes_file: str, image_dir: Path) -> Dict[str, list]:
         raise ValueError(f'{boxes_file}: expected a non-empty object '
                          '{image file name: [boxes]}')
     images = {}
+    stems = Counter(Path(name).stem for name in entries)
+    shared = sorted(name for name in entries if stems[Path(name).stem] > 1)
+    if shared:
+        # an image's file stem is its take id in the predictions file
+        raise ValueError(f'{boxes_file}: images {shared} share a file name '
+                         'stem, which names the take in the predictions: '
+                         'give each image a unique name')
     for name in sorted(entries):
         path = image_dir / name
         if not path.is_file():

@@ -3,6 +3,7 @@ from typing import Dict, Optional, Sequence
 
 import cv2
 import numpy as np
+from mmengine.dist import is_main_process
 from mmengine.fileio import join_path, put
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
@@ -28,6 +29,12 @@ class Hand3DVisualizationHook(Hook):
       ``interval``-th sample is written to
       ``{out_dir}/{take_uid}_{frame:06d}_{hand}.png``, or sent to the
       backends when ``out_dir`` is None. Nothing is drawn while disabled.
+
+    Under DDP the backends take figures from the main process only, so the
+    other ranks draw nothing for them: the validation figures are rank 0's
+    first samples (dataset indices 0, W, 2W, ... for W processes), and test
+    figures without ``out_dir`` are rank 0's. With ``out_dir`` every rank
+    writes every ``interval``-th of its own samples.
 
     The visualizer is the runner's (``Hand3DVisualizer``). Each sample's
     figure is built from ``data_batch`` (the collated batch: ``inputs`` crops
@@ -84,7 +91,8 @@ class Hand3DVisualizationHook(Hook):
     def after_val_iter(self, runner: Runner, batch_idx: int,
                        data_batch: Dict, outputs: _BatchOutputs = None) -> None:
         """Send the validation's first ``max_samples`` samples to backends."""
-        if self._val_drawn >= self.max_samples or not outputs:
+        if (self._val_drawn >= self.max_samples or not outputs
+                or not is_main_process()):
             return
         for i, prediction in enumerate(outputs):
             if self._val_drawn >= self.max_samples:
@@ -100,6 +108,8 @@ class Hand3DVisualizationHook(Hook):
         """Draw every ``interval``-th test sample."""
         if not self.enable or not outputs:
             return
+        if self.out_dir is None and not is_main_process():
+            return  # the backends would drop the figures
         for i, prediction in enumerate(outputs):
             index = self._test_seen
             self._test_seen += 1

@@ -181,6 +181,18 @@ class FusedAttention(nn.Module):
         return F.scaled_dot_product_attention(q, k, v)
 
 
+class BatchedProduct(torch.nn.Module):
+    """``baddbmm`` of (B, 3, 4) inputs with a (4, 5) weight."""
+
+    def __init__(self):
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.ones(4, 5))
+
+    def forward(self, x):
+        bias = x.new_zeros(x.shape[0], 3, 5)
+        return torch.baddbmm(bias, x, self.weight.expand(x.shape[0], 4, 5))
+
+
 def test_get_flops_counts_macs_by_hand():
     tool = load_tool('get_flops')
     result = tool['model_complexity'](TinyConvNet(), torch.randn(1, 3, 8, 8),
@@ -194,6 +206,10 @@ def test_get_flops_counts_macs_by_hand():
                                          torch.ones(1, 2, 5, 4))
     assert attention['macs'] == 2 * 5 * 6 * (4 + 3)
     assert attention['unsupported_ops'] == {}
+    # baddbmm (POTTER's fast path): 2 batches * (3 x 4) @ (4 x 5)
+    product = tool['model_complexity'](BatchedProduct(), torch.ones(2, 3, 4))
+    assert product['macs'] == 2 * 3 * 4 * 5
+    assert product['unsupported_ops'] == {}
 
 
 def test_get_flops_input_shape_rule():

@@ -224,6 +224,22 @@ def test_potter_on_a_folder_with_boxes(potter_ckpt, tmp_path):
                                atol=1e-6)
 
 
+def test_images_sharing_a_file_stem_are_refused(potter_ckpt, tmp_path):
+    # per-take folders of 000000.jpg...: the stem would be both take ids
+    for take in ('a', 'b'):
+        _write_image(tmp_path / take / '000001.png', 0)
+    boxes = tmp_path / 'boxes.json'
+    boxes.write_text(json.dumps({
+        f'{take}/000001.png': [dict(bbox=[10, 20, 110, 140], hand='left')]
+        for take in ('a', 'b')}))
+    with pytest.raises(ValueError, match=r"\['a/000001.png', "
+                       r"'b/000001.png'\] share a file name stem"):
+        _load_tool().main([
+            str(TINY_POTTER_CONFIG), str(potter_ckpt), str(tmp_path),
+            '--boxes', str(boxes), '--out', str(tmp_path / 'p.json')
+        ])
+
+
 def test_two_boxes_of_one_hand_in_a_frame_are_refused(potter_ckpt,
                                                       tmp_path):
     _write_image(tmp_path / 'a.png', 0)

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from hp3d.registry import HOOKS
-from hp3d.visualization import Hand3DVisualizer
+from hp3d.visualization import Hand3DVisualizer, vis_hook
 
 RUNNER = SimpleNamespace(iter=7)
 
@@ -107,6 +107,29 @@ def test_validation_sends_the_first_samples_to_backends(visualizer,
         f'val_{i}_0a1b2c_{frame:06d}_right_7.png'
         for i, frame in enumerate((1, 2, 3))
     ]
+
+
+def test_other_ranks_draw_nothing_for_the_backends(visualizer, lifting_sample,
+                                                   tmp_path, monkeypatch):
+    # mmengine's backends keep the main process's figures only: drawing them
+    # elsewhere cost a second of CPU each for nothing
+    monkeypatch.setattr(vis_hook, 'is_main_process', lambda: False)
+    drawn = []
+    monkeypatch.setattr(Hand3DVisualizer, 'add_datasample',
+                        lambda self, *args, **kwargs: drawn.append(args[0]))
+    hook = HOOKS.build(dict(type='Hand3DVisualizationHook', max_samples=2,
+                            enable=True, interval=1))
+    data_batch, outputs = collate(*lifting_sample, [1, 2])
+    hook.before_val_epoch(RUNNER)
+    hook.after_val_iter(RUNNER, 0, data_batch, outputs)
+    run_test_loop(hook, [(data_batch, outputs)])
+    assert drawn == []
+    # with an out_dir every rank writes its own samples
+    hook.out_dir = str(tmp_path / 'show')
+    monkeypatch.setattr(Hand3DVisualizer, '_render',
+                        lambda self, hand: np.full((8, 8, 3), 255, np.uint8))
+    run_test_loop(hook, [(data_batch, outputs)])
+    assert len(list((tmp_path / 'show').iterdir())) == 2
 
 
 def test_bad_arguments():

@@ -6,6 +6,11 @@ estimator (``PoolAttnFormerHR`` backbone + ``Pose3DVolumeHead``) loads
 ``{'state_dict': {'backbone.*', 'head.*'}, 'meta': {...}}``. The key map is
 :func:`hp3d.models.backbones.potter.official_to_hp3d` (tensors are unchanged).
 
+The official model saw hands as they are (no left-hand mirroring) and
+targets normalised with the official table: evaluate or fine-tune a converted
+checkpoint with ``configs/potter/*-noflip.py``, whose data and codec match;
+the default configs mirror left hands and use the mirrored table.
+
 Official ImageNet classification checkpoints (``poolattnformer_s12`` /
 ``s24``) need no conversion: give them to the backbone as
 ``init_cfg=dict(type='Pretrained', checkpoint=...)``.

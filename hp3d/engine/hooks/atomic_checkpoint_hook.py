@@ -12,6 +12,29 @@ from hp3d.registry import HOOKS
 __all__ = ['AtomicCheckpointHook']
 
 
+class _DeferredRemovals:
+    """A file backend whose deletions wait for :meth:`apply`; every other
+    call goes to ``backend``."""
+
+    def __init__(self, backend) -> None:
+        self._backend = backend
+        self._pending = []
+
+    def remove(self, path) -> None:
+        self._pending.append((self._backend.remove, path))
+
+    def rmtree(self, path) -> None:
+        self._pending.append((self._backend.rmtree, path))
+
+    def __getattr__(self, name):
+        return getattr(self._backend, name)
+
+    def apply(self) -> None:
+        for remove, path in self._pending:
+            remove(path)
+        self._pending = []
+
+
 @HOOKS.register_module()
 class AtomicCheckpointHook(CheckpointHook):
     """Save checkpoints so that a crash never breaks ``--resume``.
@@ -25,7 +48,10 @@ class AtomicCheckpointHook(CheckpointHook):
        truncates and rewrites it, so a kill can leave it empty);
     3. only then is the checkpoint beyond ``max_keep_ckpts`` deleted
        (mmengine deletes it before saving, so a kill in between can leave the
-       pointer naming a deleted file).
+       pointer naming a deleted file); likewise the previous best checkpoint
+       of ``save_best`` is deleted only once the new one and the checkpoint
+       that names it are written (mmengine deletes it first: a kill in
+       between left no best checkpoint at all).
 
     Partial ``*.pth.tmp`` files left by a killed run are removed when
     training starts.
@@ -69,6 +95,16 @@ class AtomicCheckpointHook(CheckpointHook):
             osp.join(runner.work_dir, 'last_checkpoint'), self.last_ckpt)
         if outdated is not None:
             self._remove_checkpoint(outdated)
+
+    def _save_best_checkpoint(self, runner, metrics) -> None:
+        backend = self.file_backend
+        deferred = _DeferredRemovals(backend)
+        self.file_backend = deferred
+        try:
+            super()._save_best_checkpoint(runner, metrics)
+        finally:
+            self.file_backend = backend
+        deferred.apply()
 
     def _update_keep_ckpt_ids(self, runner, step: int):
         """Record ``step`` among the kept checkpoints, as mmengine does.

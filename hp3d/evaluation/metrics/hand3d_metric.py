@@ -138,6 +138,13 @@ class EgoExo4DHandMetric(BaseMetric):
             joints_m = r['pred_mm'] / 1000.0
             if r['has_gt']:
                 joints_m = joints_m + r['gt_m'][WRIST]
+            if r['key'] in predictions:
+                # the format holds one hand per (take, frame, side)
+                raise ValueError(
+                    f'two predictions for take {r["key"][0]!r}, frame '
+                    f'{r["key"][1]}, {r["key"][2]} hand (samples of other '
+                    'indices share its take_uid, frame_number and hand): the '
+                    'submission would keep only one')
             predictions[r['key']] = joints_m
         write_json_atomic(build_submission(predictions, frames),
                           self.submission_file)

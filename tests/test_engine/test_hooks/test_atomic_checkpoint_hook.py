@@ -84,3 +84,31 @@ def test_stale_partial_files_removed_at_start(tmp_path):
             train_cfg=dict(by_epoch=True, max_epochs=1)).train()
     assert not stale.exists()
     assert unrelated.exists()
+
+
+def test_kill_while_saving_a_new_best_keeps_the_old_best(tmp_path,
+                                                         monkeypatch):
+    # the toy's validation MSE improves every epoch: epoch 2 saves a new best
+    hooks = dict(checkpoint=dict(type='AtomicCheckpointHook', interval=1,
+                                 save_best='mse', rule='less'))
+    runner = Hp3dRunner.from_cfg(Config(toy_cfg(str(tmp_path),
+                                                default_hooks=hooks)))
+    real_save = runner.save_checkpoint
+
+    def killed_at_the_second_best(out_dir, filename, *args, **kwargs):
+        if filename == 'best_mse_epoch_2.pth':
+            raise KeyboardInterrupt('killed while saving the new best')
+        return real_save(out_dir, filename, *args, **kwargs)
+
+    monkeypatch.setattr(runner, 'save_checkpoint', killed_at_the_second_best)
+    with pytest.raises(KeyboardInterrupt):
+        runner.train()
+    assert sorted(f for f in os.listdir(tmp_path) if f.endswith('.pth')) == [
+        'best_mse_epoch_1.pth', 'epoch_1.pth', 'epoch_2.pth']
+    # and the old best goes once the new one is written
+    monkeypatch.undo()
+    resumed = Hp3dRunner.from_cfg(Config(toy_cfg(
+        str(tmp_path), default_hooks=hooks, resume=True)))
+    resumed.train()
+    best = [f for f in os.listdir(tmp_path) if f.startswith('best_')]
+    assert best == ['best_mse_epoch_3.pth']

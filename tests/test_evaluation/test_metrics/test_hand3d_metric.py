@@ -107,6 +107,16 @@ def test_box_only_run_writes_file_and_returns_no_metrics(tmp_path):
     }
 
 
+def test_two_predictions_for_one_hand_are_refused(tmp_path):
+    # e.g. two images with one file stem (the take id of images)
+    out = tmp_path / 'preds.json'
+    twin = dict(hand_c(), sample_idx=3)
+    with pytest.raises(ValueError, match="two predictions for take 't2', "
+                       'frame 9, right hand'):
+        run(EgoExo4DHandMetric(submission_file=str(out)), [hand_c(), twin])
+    assert not out.exists()
+
+
 def test_submission_is_in_metres_camera_space(tmp_path):
     out = tmp_path / 'preds.json'
     run(EgoExo4DHandMetric(submission_file=str(out)),
