@@ -162,7 +162,9 @@ def _cover_every_hand(cfg: Config, metrics: List[ConfigDict]) -> None:
         dataset = dataset.dataset  # wrappers such as LiftingTensorDataset
     if 'ann_file' not in dataset:
         return
-    dataset_cls = DATASETS.get(dataset['type'])
+    dataset_type = dataset['type']
+    dataset_cls = (dataset_type if inspect.isclass(dataset_type) else
+                   DATASETS.get(dataset_type))
     if (dataset_cls is not None and 'min_valid_joints'
             in inspect.signature(dataset_cls).parameters):
         dataset.min_valid_joints = 0

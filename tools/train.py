@@ -78,8 +78,8 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     Returns:
         Config: ``cfg``, modified in place.
     """
-    # first, as in mmpose: the flags below apply to the merged config (an
-    # --out evaluator list, an auto_scale_lr given on the command line)
+    # first, as in mmpose: the flags below apply to the merged config (e.g.
+    # an auto_scale_lr given on the command line)
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
     cfg.launcher = args.launcher

@@ -7,14 +7,14 @@ the base filled it in) leaves the others as they were: training then
 normalises with one set of statistics while decoding, metrics and inference
 use another, silently.
 """
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 import numpy as np
 import torch
 from mmengine.model import is_model_wrapper
 from torch import nn
 
-__all__ = ['check_codecs']
+__all__ = ['check_codecs', 'codec_record', 'check_checkpoint_codec']
 
 
 def _numbers(codec: object) -> Dict[str, np.ndarray]:
@@ -32,6 +32,9 @@ def _numbers(codec: object) -> Dict[str, np.ndarray]:
 def _data_codecs(dataset: object) -> List[object]:
     """Codecs a dataset encodes targets with: its own (lifting), or those of
     its pipeline's transforms (``GenerateTarget``)."""
+    if hasattr(dataset, 'datasets'):  # ConcatDataset
+        return [codec for part in dataset.datasets
+                for codec in _data_codecs(part)]
     while not hasattr(dataset, 'codec') and hasattr(dataset, 'dataset'):
         dataset = dataset.dataset  # mmengine's dataset wrappers
     if hasattr(dataset, 'codec'):
@@ -39,6 +42,47 @@ def _data_codecs(dataset: object) -> List[object]:
     transforms = getattr(getattr(dataset, 'pipeline', None), 'transforms',
                          [])
     return [t.encoder for t in transforms if hasattr(t, 'encoder')]
+
+
+def _head_codec(model: nn.Module) -> Optional[object]:
+    model = model.module if is_model_wrapper(model) else model
+    return getattr(getattr(model, 'head', None), 'codec', None)
+
+
+def codec_record(model: nn.Module) -> Optional[Dict[str, object]]:
+    """The head codec's type and numbers, for a checkpoint's ``meta``: the
+    statistics are no tensors of the state dict, yet the weights only mean
+    something with them."""
+    codec = _head_codec(model)
+    if codec is None:
+        return None
+    numbers = {key: value.tolist() for key, value in _numbers(codec).items()}
+    return dict(type=type(codec).__name__, **numbers)
+
+
+def check_checkpoint_codec(model: nn.Module, checkpoint: dict,
+                           filename: str) -> None:
+    """Raise if ``checkpoint`` was trained with other codec numbers than
+    ``model.head.codec`` has (checkpoints without a record pass).
+
+    Raises:
+        ValueError: Naming the file and the differing settings.
+    """
+    saved = (checkpoint.get('meta') or {}).get('codec')
+    current = codec_record(model)
+    if saved is None or current is None:
+        return
+    differ = sorted(key for key in saved.keys() | current.keys()
+                    if key not in saved or key not in current or
+                    not np.array_equal(np.asarray(saved[key]),
+                                       np.asarray(current[key])))
+    if differ:
+        raise ValueError(
+            f'{filename} was trained with other {saved.get("type")} '
+            f'settings than this config\'s model.head.codec '
+            f'(differ: {", ".join(differ)}): its predictions would be '
+            'decoded with the wrong statistics. Use the codec it was '
+            'trained with (its meta["codec"]).')
 
 
 def check_codecs(model: nn.Module, dataloader: object, name: str) -> None:
@@ -54,8 +98,7 @@ def check_codecs(model: nn.Module, dataloader: object, name: str) -> None:
         ValueError: A codec of another type or other numbers, naming the
             differing attributes.
     """
-    model = model.module if is_model_wrapper(model) else model
-    head_codec = getattr(getattr(model, 'head', None), 'codec', None)
+    head_codec = _head_codec(model)
     if head_codec is None:
         return
     dataset = getattr(dataloader, 'dataset', dataloader)

@@ -15,7 +15,11 @@ from mmengine.runner import BaseLoop, Runner
 from torch.nn.parallel import DistributedDataParallel
 
 from hp3d.engine.atomic_io import TMP_SUFFIX, replace_atomically
-from hp3d.engine.codec_check import check_codecs
+from hp3d.engine.codec_check import (
+    check_checkpoint_codec,
+    check_codecs,
+    codec_record,
+)
 from hp3d.engine.dist import CPU_BACKEND, init_cpu_dist
 from hp3d.engine.hooks import AtomicCheckpointHook, MainProcessLoggerHook
 from hp3d.engine.loops import ResumableEpochBasedTrainLoop
@@ -249,6 +253,13 @@ class Hp3dRunner(Runner):
                 'crash can leave nothing to resume from. Use '
                 "type='AtomicCheckpointHook'.")
 
+    def load_checkpoint(self, filename: str, *args, **kwargs) -> dict:
+        """Load weights as mmengine does (``load_from``, ``resume``), then
+        check that the checkpoint's codec record matches the model's."""
+        checkpoint = super().load_checkpoint(filename, *args, **kwargs)
+        check_checkpoint_codec(self.model, checkpoint, filename)
+        return checkpoint
+
     @master_only
     def save_checkpoint(self,
                         out_dir: str,
@@ -267,10 +278,14 @@ class Hp3dRunner(Runner):
             file_client_args (dict, optional): Deprecated mmengine argument.
             save_optimizer (bool): Save the optimizer state.
             save_param_scheduler (bool): Save the param scheduler states.
-            meta (dict, optional): Extra ``meta`` entries.
+            meta (dict, optional): Extra ``meta`` entries; the head codec's
+                numbers are added as ``meta['codec']``.
             by_epoch (bool): Whether ``meta`` counts epochs.
             backend_args (dict, optional): File backend arguments.
         """
+        record = codec_record(self.model)
+        if record is not None:
+            meta = dict(meta or {}, codec=record)
         kwargs = dict(
             file_client_args=file_client_args,
             save_optimizer=save_optimizer,

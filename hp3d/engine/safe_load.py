@@ -16,8 +16,9 @@ globals with ``torch.serialization.get_unsafe_globals_in_checkpoint``):
   :data:`GETATTR_ALLOWED`.
 - ``OneCycleParamScheduler`` (behind ``OneCycleLR``): its state holds its
   annealing function, pickled as
-  ``getattr(OneCycleParamScheduler, '_annealing_cos')``. The class itself
-  cannot be instantiated from a checkpoint (it requires a real optimizer).
+  ``getattr(OneCycleParamScheduler, '_annealing_cos')``. A checkpoint can
+  make an inert instance of the class (rebuilt without ``__init__``), which
+  nothing calls.
 - numpy arrays, scalars and dtypes (buffer histories, ``np.float64`` metric
   values in the message hub, arrays in ``dataset_meta``): the array and scalar
   reconstructors, ``numpy.ndarray``, ``numpy.dtype`` and the numeric/bool

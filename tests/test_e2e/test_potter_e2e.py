@@ -93,3 +93,24 @@ def test_test_tool_writes_a_prediction_for_every_hand(trained, synthetic_root,
                     assert len(predicted) == 21
                     assert predicted[0] == pytest.approx(
                         record[f'{hand}_hand_3d'][0], abs=1e-6)
+
+
+def test_checkpoint_refuses_a_config_with_other_codec_statistics(
+        trained, synthetic_root, tmp_path):
+    # e.g. a checkpoint of the mirrored-table recipe evaluated with the
+    # official table: the predictions would be decoded with other statistics
+    runner, work_dir = trained
+    checkpoint = torch.load(work_dir / 'epoch_2.pth', weights_only=True)
+    codec = runner.model.head.codec
+    assert checkpoint['meta']['codec']['mean_mm'] == codec.mean_mm.tolist()
+    cfg = _cfg(synthetic_root, tmp_path, EPOCHS,
+               load_from=str(work_dir / 'epoch_2.pth'))
+    official = dict(type='Pose3DCodec', eps_mm=1.0)
+    cfg.model.head.codec = official
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        for transform in cfg[loader].dataset.pipeline:
+            if transform['type'] == 'GenerateTarget':
+                transform['encoder'] = official
+    with pytest.raises(ValueError, match=r'epoch_2.pth was trained with other '
+                       r'Pose3DCodec settings .*differ: mean_mm, std_mm'):
+        Hp3dRunner.from_cfg(cfg).test()

@@ -6,7 +6,11 @@ from torch import nn
 
 from hp3d.codecs import LiftingCodec, Pose3DCodec
 from hp3d.datasets.transforms import GenerateTarget
-from hp3d.engine.codec_check import check_codecs
+from hp3d.engine.codec_check import (
+    check_checkpoint_codec,
+    check_codecs,
+    codec_record,
+)
 
 
 def _model(codec) -> nn.Module:
@@ -45,3 +49,26 @@ def test_pipeline_codec_of_another_type_is_refused():
 def test_models_without_a_head_codec_are_not_checked():
     check_codecs(nn.Linear(2, 2), SimpleNamespace(dataset=SimpleNamespace(
         codec=LiftingCodec())), 'train_dataloader')
+
+
+def test_concatenated_data_are_checked_part_by_part():
+    parts = [SimpleNamespace(codec=LiftingCodec()),
+             SimpleNamespace(codec=LiftingCodec(target_std_m=(1, 1, 1)))]
+    with pytest.raises(ValueError, match='differ: target_std_m'):
+        check_codecs(_model(LiftingCodec()),
+                     SimpleNamespace(dataset=SimpleNamespace(datasets=parts)),
+                     'train_dataloader')
+
+
+def test_checkpoints_record_the_codec_and_refuse_another():
+    model = _model(LiftingCodec())
+    record = codec_record(model)
+    assert record['type'] == 'LiftingCodec'
+    assert record['input_mean_px'] == list(LiftingCodec().input_mean_px)
+    checkpoint = dict(meta=dict(codec=record))
+    check_checkpoint_codec(model, checkpoint, 'a.pth')
+    check_checkpoint_codec(model, dict(meta={}), 'old.pth')  # no record
+    other = _model(LiftingCodec(input_std_px=(40.0, 60.0)))
+    with pytest.raises(ValueError, match=r'a.pth was trained with other '
+                       r'LiftingCodec settings .*differ: input_std_px'):
+        check_checkpoint_codec(other, checkpoint, 'a.pth')

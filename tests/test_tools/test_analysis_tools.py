@@ -55,10 +55,22 @@ def test_plot_curves_reads_train_and_val_series(tmp_path):
                                [1., 2., 4.])
 
 
+def _run_log(work, stamp, text=''):
+    """A run dir's scalar log path; its mmengine text log says ``text``."""
+    (work / stamp).mkdir(parents=True)
+    (work / stamp / f'{stamp}.log').write_text(text)
+    return work / stamp / 'vis_data' / 'scalars.json'
+
+
 def test_plot_curves_merges_the_runs_of_a_resumed_work_dir(tmp_path):
     tool = load_tool('plot_curves')
-    first = tmp_path / 'work' / '20250101_000000' / 'vis_data' / 'scalars.json'
-    resumed = tmp_path / 'work' / '20250101_010000' / 'vis_data' / 'scalars.json'
+    work = tmp_path / 'work'
+    # a fresh run in the same work dir before: not part of the history
+    stale = _run_log(work, '20241231_000000')
+    write_scalar_log(stale, epochs=3)
+    first = _run_log(work, '20250101_000000')
+    resumed = _run_log(work, '20250101_010000',
+                       'INFO - resumed epoch: 1, iter: 4\n')
     write_scalar_log(first, epochs=2)
     write_scalar_log(resumed, epochs=3)
     # the resumed run (from epoch 1's checkpoint) logged epochs 2 and 3,
@@ -132,8 +144,11 @@ def test_plot_curves_stars_the_highest_accuracy(tmp_path, monkeypatch):
                       ('egoexo4d/MPJPE', 24)]:
         legend = panel_of(fig, f'val {key}').get_legend().get_texts()
         assert legend[0].get_text() == f'scalars.json (best {best:g} at 3)'
-    assert tool['is_greater_better']('egoexo4d/MPJPE/ARX', ['egoexo4d/x'])
-    assert not tool['is_greater_better']('egoexo4d/PA-MPJPE')
+    assert tool['is_greater_better']('egoexo4d/x', ['egoexo4d/x'])
+    for accuracy in ('kpt2d/AP50', 'kpt2d/AP@0.5', 'kpt2d/AR', 'a/PCK@5mm'):
+        assert tool['is_greater_better'](accuracy)
+    for error in ('egoexo4d/PA-MPJPE', 'egoexo4d/MPJPE/ARX', 'x/APE'):
+        assert not tool['is_greater_better'](error)
 
 
 def test_plot_curves_labels_the_val_axis_by_its_unit(tmp_path, monkeypatch):

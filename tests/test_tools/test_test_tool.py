@@ -3,6 +3,8 @@ import pytest
 from engine_toys import toy_cfg
 from mmengine.config import Config
 
+from hp3d.datasets import EgoExo4DHandDataset
+
 
 def _merge(test_script, tmp_path, *argv, **overrides) -> Config:
     cfg = Config(toy_cfg(str(tmp_path), **overrides))
@@ -87,6 +89,13 @@ def test_dump_submission_covers_every_annotated_hand(test_script, tmp_path):
                            sampler=dict(type='DefaultSampler', shuffle=False))
     cfg = _merge(test_script, tmp_path, '--dump-submission', 'preds.json',
                  test_dataloader=test_dataloader,
+                 test_evaluator=dict(type='EgoExo4DHandMetric'))
+    assert cfg.test_dataloader.dataset.dataset.min_valid_joints == 0
+    # a dataset type given as a class
+    by_class = dict(test_dataloader, dataset=dict(
+        dataset, dataset=dict(dataset['dataset'], type=EgoExo4DHandDataset)))
+    cfg = _merge(test_script, tmp_path, '--dump-submission', 'preds.json',
+                 test_dataloader=by_class,
                  test_evaluator=dict(type='EgoExo4DHandMetric'))
     assert cfg.test_dataloader.dataset.dataset.min_valid_joints == 0
     assert cfg.test_evaluator == dict(

@@ -2,8 +2,9 @@
 
 Reads the JSON-lines scalar logs that mmengine's ``LoggerHook`` and
 ``LocalVisBackend`` write (``{work_dir}/{timestamp}/vis_data/scalars.json``,
-or its twin ``{timestamp}.json``); a work dir's runs are read in start order
-and merged, so a resumed run's curves are whole. Train records carry an
+or its twin ``{timestamp}.json``); for a work dir, its latest run and the
+runs it resumed are merged in start order, so a resumed run's curves are
+whole. Train records carry an
 ``iter`` key and are plotted against the global iteration (``step``);
 validation records do not and are plotted against their ``step`` (the
 epoch with mmengine's default ``log_metric_by_epoch=True``, else the
@@ -23,6 +24,7 @@ import glob
 import json
 import math
 import os.path as osp
+import re
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -35,18 +37,33 @@ BOOKKEEPING_KEYS = ('step', 'epoch', 'iter', 'time', 'data_time', 'memory',
                     'eta')
 PANELS_PER_ROW = 3
 # Metric names (the last component of a key such as ``egoexo4d/PCK@20mm``)
-# that are accuracies: their best value is the highest.
-GREATER_IS_BETTER_PREFIXES = ('PCK', 'AUC', 'AP', 'AR')
+# that are accuracies, their best value the highest: PCK@t, AUC, AP, AP50,
+# AP@0.5, AR... (not names that merely start with those letters).
+GREATER_IS_BETTER = re.compile(r'^(PCK|AUC|AP|AR)([@\d._-]|$)')
 
 Series = Dict[str, Tuple[np.ndarray, np.ndarray]]
+# What mmengine's Runner.resume logs.
+RESUMED_MARK = 'resumed epoch:'
+
+
+def _resumed(scalar_log: str) -> bool:
+    """Whether the run of ``{run}/vis_data/scalars.json`` resumed another
+    (mmengine's text log ``{run}/{run}.log`` says so)."""
+    run_dir = osp.dirname(osp.dirname(scalar_log))
+    text_log = osp.join(run_dir, f'{osp.basename(run_dir)}.log')
+    if not osp.isfile(text_log):
+        return False
+    with open(text_log, errors='replace') as f:
+        return any(RESUMED_MARK in line for line in f)
 
 
 def find_scalar_logs(path: str) -> List[str]:
-    """The scalar logs of a work dir (all its runs, oldest first), or
-    ``[path]``.
+    """The scalar logs of a work dir's latest run and the runs it resumed
+    (oldest first), or ``[path]``.
 
-    A resumed run logs into a new run dir; reading them all in start order
-    gives the whole history.
+    A resumed run logs into a new run dir, so its history is spread over
+    the chain of runs that ends with it; an earlier run that was not
+    resumed from (a fresh start in the same work dir) is left out.
 
     Args:
         path (str): a JSON-lines log file, a run dir (``{timestamp}/``) or a
@@ -67,7 +84,12 @@ def find_scalar_logs(path: str) -> List[str]:
         raise FileNotFoundError(
             f'No vis_data/scalars.json under {path}: pass the log file '
             '(e.g. {timestamp}/vis_data/{timestamp}.json) instead')
-    return candidates
+    chain = [candidates[-1]]
+    for earlier in reversed(candidates[:-1]):
+        if not _resumed(chain[0]):
+            break
+        chain.insert(0, earlier)
+    return chain
 
 
 def load_scalars(log_files: Union[str, Sequence[str]]
@@ -135,10 +157,10 @@ def is_greater_better(key: str, extra: Sequence[str] = ()) -> bool:
 
     Returns:
         bool: True for ``extra`` keys and for keys whose last ``/``
-        component starts with one of ``GREATER_IS_BETTER_PREFIXES``.
+        component names an accuracy (``GREATER_IS_BETTER``).
     """
-    return (key in extra or
-            key.rsplit('/', 1)[-1].startswith(GREATER_IS_BETTER_PREFIXES))
+    return (key in extra
+            or GREATER_IS_BETTER.match(key.rsplit('/', 1)[-1]) is not None)
 
 
 def val_step_unit(train: Series, val: Series) -> str:
@@ -303,8 +325,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='log-scale the loss axis')
     parser.add_argument(
         '--greater-is-better', nargs='+', default=[], metavar='KEY',
-        help='metrics whose best value is the highest, besides those named '
-        f'{"*, ".join(GREATER_IS_BETTER_PREFIXES)}* (default: lowest)')
+        help='metrics whose best value is the highest, besides accuracies '
+        '(PCK@t, AUC, AP*, AR*; default: lowest)')
     parser.add_argument('--title', help='figure title')
     return parser.parse_args(argv)
 

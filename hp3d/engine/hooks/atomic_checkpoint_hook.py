@@ -97,6 +97,9 @@ class AtomicCheckpointHook(CheckpointHook):
             self._remove_checkpoint(outdated)
 
     def _save_best_checkpoint(self, runner, metrics) -> None:
+        if not self.save_best:
+            # also before training set up a backend (runner.val())
+            return
         backend = self.file_backend
         deferred = _DeferredRemovals(backend)
         self.file_backend = deferred

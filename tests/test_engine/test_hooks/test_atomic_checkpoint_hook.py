@@ -86,6 +86,13 @@ def test_stale_partial_files_removed_at_start(tmp_path):
     assert unrelated.exists()
 
 
+def test_validation_alone_saves_nothing(tmp_path):
+    # runner.val() without training: no best checkpoint, no file backend yet
+    runner = Hp3dRunner.from_cfg(Config(toy_cfg(str(tmp_path))))
+    assert 'mse' in runner.val()
+    assert not [f for f in os.listdir(tmp_path) if f.endswith('.pth')]
+
+
 def test_kill_while_saving_a_new_best_keeps_the_old_best(tmp_path,
                                                          monkeypatch):
     # the toy's validation MSE improves every epoch: epoch 2 saves a new best
