@@ -27,22 +27,13 @@ def _cfg(root, work_dir, max_epochs):
 
 
 @pytest.fixture(scope='module')
-def trained(synthetic_root, tmp_path_factory):
-    work_dir = tmp_path_factory.mktemp('lifting')
-    runner = Hp3dRunner.from_cfg(_cfg(synthetic_root, work_dir, EPOCHS))
-    runner.train()
-    return runner, work_dir
+def trained(synthetic_root, tmp_path_factory, train):
+    return train(_cfg(synthetic_root, tmp_path_factory.mktemp('lifting'), EPOCHS))
 
 
-def _val_mpjpe(work_dir):
-    scalars = next(work_dir.glob('*/vis_data/scalars.json'))
-    rows = [json.loads(line) for line in scalars.read_text().splitlines()]
-    return [r['egoexo4d/MPJPE'] for r in rows if 'egoexo4d/MPJPE' in r]
-
-
-def test_training_learns_and_keeps_the_best(trained):
+def test_training_learns_and_keeps_the_best(trained, logged):
     runner, work_dir = trained
-    mpjpe = _val_mpjpe(work_dir)
+    mpjpe = logged(work_dir, 'egoexo4d/MPJPE')
     assert len(mpjpe) == EPOCHS
     baseline = evaluate_mean_pose(
         runner.train_dataloader.dataset.dataset.get_arrays(),
@@ -86,7 +77,7 @@ def test_resume_continues_from_the_last_epoch(trained, synthetic_root):
 COMPILE_CONFIG = CONFIG.replace('-gt2d.py', '-gt2d-compile.py')
 
 
-def _train_losses(config, root, work_dir):
+def _train(config, root, work_dir):
     cfg = Config.fromfile(config)
     base = _cfg(root, work_dir, max_epochs=2)
     base.train_dataloader.batch_size = 8
@@ -98,18 +89,17 @@ def _train_losses(config, root, work_dir):
     cfg.randomness = dict(seed=0)
     runner = Hp3dRunner.from_cfg(cfg)
     runner.train()
-    scalars = next(work_dir.glob('*/vis_data/scalars.json'))
-    rows = [json.loads(line) for line in scalars.read_text().splitlines()]
-    return runner, [r['loss'] for r in rows if 'loss' in r]
+    return runner
 
 
-def test_compiled_config_trains_like_the_eager_one(synthetic_root, tmp_path):
+def test_compiled_config_trains_like_the_eager_one(synthetic_root, tmp_path,
+                                                   logged):
     """The -compile config (inductor, batch-last backbone, fused Adam) follows
     the eager run step for step and writes the same checkpoint keys."""
-    eager, eager_losses = _train_losses(CONFIG, synthetic_root,
-                                        tmp_path / 'eager')
-    compiled, compiled_losses = _train_losses(COMPILE_CONFIG, synthetic_root,
-                                              tmp_path / 'compiled')
+    eager = _train(CONFIG, synthetic_root, tmp_path / 'eager')
+    compiled = _train(COMPILE_CONFIG, synthetic_root, tmp_path / 'compiled')
+    eager_losses = logged(tmp_path / 'eager', 'loss')
+    compiled_losses = logged(tmp_path / 'compiled', 'loss')
     assert compiled.model.backbone._compiled_call_impl is not None
     assert eager.model.backbone._compiled_call_impl is None
     # the training forward (backbone, head, loss) is compiled as one function

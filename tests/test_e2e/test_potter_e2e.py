@@ -34,19 +34,14 @@ def _cfg(root, work_dir, max_epochs, **extra):
 
 
 @pytest.fixture(scope='module')
-def trained(synthetic_root, tmp_path_factory):
-    work_dir = tmp_path_factory.mktemp('potter')
-    runner = Hp3dRunner.from_cfg(_cfg(synthetic_root, work_dir, EPOCHS))
-    runner.train()
-    return runner, work_dir
+def trained(synthetic_root, tmp_path_factory, train):
+    return train(_cfg(synthetic_root, tmp_path_factory.mktemp('potter'), EPOCHS))
 
 
-def test_training_validates_and_keeps_the_best(trained):
+def test_training_validates_and_keeps_the_best(trained, logged):
     runner, work_dir = trained
-    scalars = next(work_dir.glob('*/vis_data/scalars.json'))
-    rows = [json.loads(line) for line in scalars.read_text().splitlines()]
-    mpjpe = [r['egoexo4d/MPJPE'] for r in rows if 'egoexo4d/MPJPE' in r]
-    losses = [r['loss'] for r in rows if 'loss' in r]
+    mpjpe = logged(work_dir, 'egoexo4d/MPJPE')
+    losses = logged(work_dir, 'loss')
     assert len(mpjpe) == EPOCHS and all(0 < m < 200 for m in mpjpe)
     assert losses[-1] < losses[0]
     best = [p.name for p in work_dir.glob('best_egoexo4d_MPJPE_epoch_*.pth')]
