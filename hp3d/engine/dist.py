@@ -30,8 +30,20 @@ def _export_slurm_env() -> None:
     os.environ.setdefault('MASTER_PORT', _DEFAULT_PORT)
     if 'MASTER_ADDR' not in os.environ:
         node_list = os.environ['SLURM_NODELIST']
-        os.environ['MASTER_ADDR'] = subprocess.getoutput(
-            f'scontrol show hostname {node_list} | head -n1')
+        try:
+            hosts = subprocess.run(
+                ['scontrol', 'show', 'hostnames', node_list],
+                capture_output=True, text=True, check=True).stdout.split()
+        except (OSError, subprocess.CalledProcessError) as err:
+            # mmengine would take the shell's error text for the address
+            raise RuntimeError(
+                f'--launcher slurm: cannot resolve the first node of '
+                f'SLURM_NODELIST={node_list!r} with scontrol ({err}); set '
+                'MASTER_ADDR') from err
+        if not hosts:
+            raise RuntimeError(f'scontrol lists no host for SLURM_NODELIST='
+                               f'{node_list!r}; set MASTER_ADDR')
+        os.environ['MASTER_ADDR'] = hosts[0]
 
 
 def init_cpu_dist(launcher: str, timeout_s: Optional[float] = None) -> None:

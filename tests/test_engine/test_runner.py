@@ -1,4 +1,5 @@
 """Hp3dRunner: defaults, generator states in checkpoints, CPU DDP set-up."""
+import os
 import os.path as osp
 import time
 
@@ -17,6 +18,7 @@ from hp3d.engine import (
     ResumableEpochBasedTrainLoop,
     init_cpu_dist,
 )
+from hp3d.engine.dist import _export_slurm_env
 from hp3d.engine.rng import RNG_STATE_KEY, get_rng_state, set_rng_state
 from hp3d.registry import RUNNERS
 
@@ -135,3 +137,25 @@ def test_missing_launcher_variables_are_named(monkeypatch):
         init_cpu_dist('pytorch')
     with pytest.raises(ValueError, match='mpi'):
         init_cpu_dist('mpi')
+
+
+def test_slurm_master_address_from_scontrol(monkeypatch, tmp_path):
+    for key, value in dict(SLURM_PROCID='0', SLURM_NTASKS='2',
+                           SLURM_LOCALID='0',
+                           SLURM_NODELIST='node[3-4]').items():
+        monkeypatch.setenv(key, value)
+    # recorded, so that the variables it exports are undone afterwards
+    for key in ('RANK', 'WORLD_SIZE', 'LOCAL_RANK', 'MASTER_ADDR',
+                'MASTER_PORT'):
+        monkeypatch.delenv(key, raising=False)
+    # no scontrol on PATH: a clear error, not the shell's text as address
+    monkeypatch.setenv('PATH', str(tmp_path))
+    with pytest.raises(RuntimeError, match=r"SLURM_NODELIST='node\[3-4\]' "
+                       r'with scontrol .*set MASTER_ADDR'):
+        _export_slurm_env()
+    scontrol = tmp_path / 'scontrol'
+    scontrol.write_text('#!/bin/sh\necho node3\necho node4\n')
+    scontrol.chmod(0o755)
+    _export_slurm_env()
+    assert os.environ['MASTER_ADDR'] == 'node3'
+    assert os.environ['WORLD_SIZE'] == '2'
