@@ -1,4 +1,6 @@
 """An epoch-based training loop that resumes exactly where a run stopped."""
+import logging
+
 from mmengine.logging import print_log
 from mmengine.runner import EpochBasedTrainLoop
 
@@ -115,7 +117,15 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
             span = dict(epoch=self._epoch, start_iter=self._epoch * length,
                         length=length)
         if span['epoch'] != self._epoch:
-            return 0  # saved between epochs: any epoch length will do
+            # saved between epochs: any epoch length will do
+            if span['length'] != length:
+                print_log(
+                    f'Resumed with {length} iterations per epoch instead of '
+                    f'{span["length"]}: parameter schedulers converted to '
+                    'iterations (convert_to_iter_based) keep the boundaries '
+                    'computed from the old length.', logger='current',
+                    level=logging.WARNING)
+            return 0
         done = self._iter - span['start_iter']
         if not 0 <= done <= span['length'] or (
                 0 < done < span['length'] and span['length'] != length):

@@ -114,10 +114,13 @@ def rebatched(uninterrupted, tmp_path_factory):
 def test_resume_between_epochs_with_other_epoch_length(rebatched):
     # mmengine resumes such a checkpoint too; the new length applies from the
     # next epoch on (a mid-epoch one would skip the wrong batches: refused)
-    _, _, runner = rebatched
+    work_dir, _, runner = rebatched
     assert runner.iter == 10 + 2 * 10
     assert runner.message_hub.get_info(EPOCH_KEY) == dict(
         epoch=3, start_iter=20, length=10)
+    log = osp.join(work_dir, runner.timestamp, f'{runner.timestamp}.log')
+    assert ('Resumed with 10 iterations per epoch instead of 5'
+            in open(log).read())
 
 
 @pytest.mark.parametrize('checkpoint', ['iter_24.pth', 'iter_20.pth'],
