@@ -29,6 +29,15 @@ def _numbers(codec: object) -> Dict[str, np.ndarray]:
     return out
 
 
+def _differing(expected: Dict[str, object],
+               got: Dict[str, object]) -> List[str]:
+    """Keys missing on one side or with unequal values, sorted."""
+    return sorted(key for key in expected.keys() | got.keys()
+                  if key not in got or key not in expected
+                  or not np.array_equal(np.asarray(got[key]),
+                                        np.asarray(expected[key])))
+
+
 def _data_codecs(dataset: object) -> List[object]:
     """Codecs a dataset encodes targets with: its own (lifting), or those of
     its pipeline's transforms (``GenerateTarget``)."""
@@ -72,10 +81,7 @@ def check_checkpoint_codec(model: nn.Module, checkpoint: dict,
     current = codec_record(model)
     if saved is None or current is None:
         return
-    differ = sorted(key for key in saved.keys() | current.keys()
-                    if key not in saved or key not in current or
-                    not np.array_equal(np.asarray(saved[key]),
-                                       np.asarray(current[key])))
+    differ = _differing(current, saved)
     if differ:
         raise ValueError(
             f'{filename} was trained with other {saved.get("type")} '
@@ -108,10 +114,7 @@ def check_codecs(model: nn.Module, dataloader: object, name: str) -> None:
             raise ValueError(
                 f'{name} encodes targets with {type(codec).__name__}, but '
                 f'model.head decodes with {type(head_codec).__name__}')
-        got = _numbers(codec)
-        differ = sorted(key for key in expected.keys() | got.keys()
-                        if key not in got or key not in expected
-                        or not np.array_equal(got[key], expected[key]))
+        differ = _differing(expected, _numbers(codec))
         if differ:
             raise ValueError(
                 f'{name} encodes targets with other {type(codec).__name__} '

@@ -4,14 +4,13 @@ Reads the JSON-lines scalar logs that mmengine's ``LoggerHook`` and
 ``LocalVisBackend`` write (``{work_dir}/{timestamp}/vis_data/scalars.json``,
 or its twin ``{timestamp}.json``); for a work dir, its latest run and the
 runs it resumed are merged in start order, so a resumed run's curves are
-whole. Train records carry an
-``iter`` key and are plotted against the global iteration (``step``);
-validation records do not and are plotted against their ``step`` (the
-epoch with mmengine's default ``log_metric_by_epoch=True``, else the
-iteration). Several runs are drawn into the same panels, one colour per run.
-The best value of each validation metric is starred: the highest for
-accuracies (PCK, AUC, AP, AR), the lowest for everything else (errors such
-as MPJPE).
+whole. Train records carry an ``iter`` key and are plotted against the
+global iteration (``step``); validation records do not and are plotted
+against their ``step`` (the epoch with mmengine's default
+``log_metric_by_epoch=True``, else the iteration). Several runs are drawn
+into the same panels, one colour per run. The best value of each validation
+metric is starred: the highest for accuracies (PCK, AUC, AP, AR), the lowest
+for everything else (errors such as MPJPE).
 
 Examples::
 
