@@ -14,6 +14,8 @@ from hp3d.registry import HOOKS
 from .batch_utils import sample_image, slice_sample
 
 _BatchOutputs = Optional[Sequence[Dict]]
+# checkpoint['meta'] key of the validations counted so far
+VAL_COUNT_KEY = 'vis_val_count'
 
 
 @HOOKS.register_module()
@@ -24,7 +26,9 @@ class Hand3DVisualizationHook(Hook):
       ``val_interval``-th validation go to the visualizer's backends (e.g.
       TensorBoard), tagged by sample so that each shows its progress over the
       run. ``max_samples=0`` turns it off. A figure costs about a second of
-      CPU: short runs with many validations raise ``val_interval``.
+      CPU: short runs with many validations raise ``val_interval``. The
+      count of validations is saved in checkpoints, so a resumed run draws
+      in the same validations as an uninterrupted one.
     - Test (``enable=True``, set by ``tools/test.py --show-dir D``): every
       ``interval``-th sample is written to
       ``{out_dir}/{take_uid}_{frame:06d}_{hand}.png``, or sent to the
@@ -69,9 +73,9 @@ class Hand3DVisualizationHook(Hook):
         self.interval = interval
         self.max_samples = max_samples
         self.val_interval = val_interval
-        self._val_count = 0
         self.out_dir = out_dir
         self.backend_args = backend_args
+        self._val_count = 0
         self._val_drawn = 0
         self._test_seen = 0
 
@@ -84,6 +88,15 @@ class Hand3DVisualizationHook(Hook):
         skip = self._val_count % self.val_interval != 0
         self._val_count += 1
         self._val_drawn = self.max_samples if skip else 0
+
+    def before_save_checkpoint(self, runner: Runner, checkpoint: dict) -> None:
+        checkpoint.setdefault('meta', {})[VAL_COUNT_KEY] = self._val_count
+
+    def after_load_checkpoint(self, runner: Runner, checkpoint: dict) -> None:
+        # as mmengine's EMAHook: weights loaded by load_from start afresh
+        if getattr(runner, '_resume', False):
+            self._val_count = checkpoint.get('meta', {}).get(
+                VAL_COUNT_KEY, self._val_count)
 
     def before_test_epoch(self, runner: Runner) -> None:
         self._test_seen = 0

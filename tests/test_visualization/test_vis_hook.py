@@ -153,3 +153,32 @@ def test_validation_draws_every_val_interval_th_validation(visualizer,
         counts.append(len(drawn))
     # validations 1, 3 and 5 draw two samples each; 2 and 4 draw nothing
     assert counts == [2, 2, 4, 4, 6]
+
+
+@pytest.mark.parametrize('resume', [True, False])
+def test_resumed_run_draws_in_the_same_validations(visualizer, lifting_sample,
+                                                   monkeypatch, resume):
+    drawn = []
+    monkeypatch.setattr(visualizer, 'add_datasample',
+                        lambda name, *args, **kwargs: drawn.append(name))
+    cfg = dict(type='Hand3DVisualizationHook', max_samples=1, val_interval=3)
+    batch = collate(*lifting_sample, [1, 2])
+
+    def validate(hook):
+        before = len(drawn)
+        hook.before_val_epoch(RUNNER)
+        hook.after_val_iter(RUNNER, 0, *batch)
+        return len(drawn) - before
+
+    hook = HOOKS.build(cfg)
+    assert [validate(hook) for _ in range(2)] == [1, 0]
+    checkpoint = dict(meta=dict(epoch=2))
+    hook.before_save_checkpoint(RUNNER, checkpoint)
+    assert checkpoint['meta'] == dict(epoch=2, vis_val_count=2)
+
+    restarted = HOOKS.build(cfg)
+    restarted.after_load_checkpoint(SimpleNamespace(_resume=resume),
+                                    checkpoint)
+    # validations 3, 4 then 1, 2 of the run; a load_from run starts afresh
+    expected = [0, 1] if resume else [1, 0]
+    assert [validate(restarted) for _ in range(2)] == expected
