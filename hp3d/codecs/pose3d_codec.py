@@ -25,7 +25,7 @@ MIRRORED_JOINT_STATS_FILE = osp.join(STATS_DIR,
 class Pose3DCodec:
     """Standardise wrist-relative 3D joints per joint, in millimetres.
 
-    ``target = (p - p_wrist) * 1000 - mean_mm) / std_mm`` with ``std_mm``
+    ``target = ((p - p_wrist) * 1000 - mean_mm) / std_mm`` with ``std_mm``
     clamped below at ``eps_mm`` (the wrist's std is 0: it is the origin).
     Joints that are not valid, or whose wrist-relative position is not
     finite, get target 0 and ``target_weight`` 0: every joint when the wrist
