@@ -3,12 +3,20 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+import torch
 from inference_toys import CAM_K, TINY_POTTER_CONFIG, save_random_checkpoint
 from mmengine.config import Config
-from mmengine.dataset import default_collate
+from mmengine.dataset import Compose, default_collate
+from mmengine.registry import init_default_scope
 
-from hp3d.apis import Hand3DInferencer, ImageInferencer, backproject_px
+from hp3d.apis import (
+    Hand3DInferencer,
+    ImageInferencer,
+    backproject_px,
+    init_model,
+)
 from hp3d.datasets.camera import default_intrinsics
+from hp3d.registry import TRANSFORMS
 
 BOXES = [[120.0, 140.0, 230.0, 260.0], [300.0, 90.0, 380.0, 200.0]]
 HANDS = ['left', 'right']
@@ -42,7 +50,19 @@ def inferencer(files):
     return Hand3DInferencer(str(config_file), weights=str(ckpt))
 
 
-def _direct_mm(inferencer, image_path: Path, bbox, hand: str) -> np.ndarray:
+@pytest.fixture(scope='module')
+def direct(files):
+    """The checkpoint's model and the config's test pipeline, built here
+    rather than taken from the inferencer."""
+    config_file, ckpt, _ = files
+    cfg = Config.fromfile(str(config_file))
+    init_default_scope('hp3d')
+    pipeline = Compose([TRANSFORMS.build(t)
+                        for t in cfg.test_dataloader.dataset.pipeline])
+    return init_model(cfg, str(ckpt)), pipeline
+
+
+def _direct_mm(direct, image_path: Path, bbox, hand: str) -> np.ndarray:
     """The model on the test pipeline's output for one design §1 sample."""
     sample = dict(
         sample_idx=0, img_path=str(image_path), take_uid='t', take_name='t',
@@ -52,8 +72,8 @@ def _direct_mm(inferencer, image_path: Path, bbox, hand: str) -> np.ndarray:
         keypoints_3d=np.full((21, 3), np.nan, np.float32),
         keypoints_valid=np.zeros(21, bool), has_gt=False,
         cam_K=default_intrinsics())
-    model = inferencer.model
-    batch = default_collate([inferencer.inferencer.pipeline(sample)])
+    model, pipeline = direct
+    batch = default_collate([pipeline(sample)])
     return model.test_step(batch)[0]['pred_mm']
 
 
@@ -61,7 +81,8 @@ def test_dispatches_image_configs_to_the_image_inferencer(inferencer):
     assert isinstance(inferencer.inferencer, ImageInferencer)
 
 
-def test_one_image_equals_the_model_called_directly(inferencer, files):
+def test_one_image_equals_the_model_called_directly(inferencer, files,
+                                                    direct):
     _, _, frames = files
     image = frames / '000000.png'
     out = inferencer(str(image), bboxes=BOXES, hands=HANDS)
@@ -75,11 +96,16 @@ def test_one_image_equals_the_model_called_directly(inferencer, files):
         assert rel_mm.shape == (21, 3) and rel_mm.dtype == np.float32
         np.testing.assert_array_equal(rel_mm[0], 0.0)
         np.testing.assert_allclose(
-            rel_mm, _direct_mm(inferencer, image, bbox, hand), atol=1e-4)
+            rel_mm, _direct_mm(direct, image, bbox, hand), atol=1e-4)
     # a single box, handedness as a string
     one = inferencer(str(image), bboxes=BOXES[1], hands='right')
     np.testing.assert_allclose(one['predictions'][0]['keypoints_3d_rel_mm'],
                                preds[1]['keypoints_3d_rel_mm'], atol=1e-4)
+    # other weights predict otherwise: the checkpoint was loaded
+    torch.manual_seed(123)
+    other = (init_model(Config.fromfile(str(files[0]))), direct[1])
+    assert np.abs(_direct_mm(other, image, BOXES[1], HANDS[1])
+                  - preds[1]['keypoints_3d_rel_mm']).max() > 1.0
 
 
 def test_folder_batches_do_not_change_results(inferencer, files):

@@ -114,6 +114,11 @@ def test_decode_keeps_device_dtype_and_gradients():
     expected = torch.tensor([43.45, 53.92, 50.25]).expand(2, 21, 3).clone()
     expected[:, 0] = 0
     torch.testing.assert_close(pred.grad, expected)
+    double = LiftingCodec().decode(pred.detach().double())
+    assert double.dtype == torch.float64
+    # the statistics follow the prediction's device ('meta': no data needed)
+    meta = LiftingCodec().decode(torch.empty(2, 21, 3, device='meta'))
+    assert meta.device.type == 'meta' and meta.shape == (2, 21, 3)
 
 
 def test_build_from_registry_and_bad_statistics():

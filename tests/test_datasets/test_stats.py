@@ -10,6 +10,7 @@ import pytest
 from mmengine.config import Config
 
 from hp3d.datasets.stats import (
+    MEAN_TOL_MM,
     annotation_stats,
     box_stats,
     compare_joint_stats,
@@ -196,6 +197,7 @@ def test_joint_stats_file_round_trip(tmp_path):
     path.write_text(json.dumps(joint_stats_dict(mean, std, 'test')))
     loaded = load_joint_stats(str(path))
     np.testing.assert_array_equal(loaded[0], mean)
+    np.testing.assert_array_equal(loaded[1], std)
     path.write_text(json.dumps({'joint_mean_mm': [[0, 0, 0]]}))
     with pytest.raises(ValueError, match='joint_std_mm'):
         load_joint_stats(str(path))
@@ -207,11 +209,20 @@ def test_normalisation_and_annotation_stats(gt_file, box_file, tmp_path):
     assert stats['joint_mean_mm'][20] == pytest.approx([40, 20, 10])
     with pytest.raises(ValueError, match='no hand with 3D'):
         normalisation_stats(box_file)
+    # a reference off by 11 mm in joint 7's x mean, within tolerance elsewhere
+    ref_mean = np.array(stats['joint_mean_mm'])
+    ref_mean[7, 0] += MEAN_TOL_MM + 1
+    ref_mean[8, 1] += MEAN_TOL_MM - 1
     ref = tmp_path / 'ref.json'
     ref.write_text(json.dumps(joint_stats_dict(
-        stats['joint_mean_mm'], stats['joint_std_mm'], 'self')))
+        ref_mean, stats['joint_std_mm'], 'shifted')))
     report = annotation_stats(gt_file, str(ref))
-    assert report['comparison']['all_passed']
+    comparison = report['comparison']
+    assert not comparison['all_passed']
+    failed = np.argwhere(~np.asarray(comparison['passed'])).tolist()
+    assert failed == [[7, 0]]
+    assert comparison['mean_delta_mm'][7][0] == pytest.approx(
+        -(MEAN_TOL_MM + 1))
     assert report['valid_fraction'] == pytest.approx(40 / 42)
     assert 'joint_mean_mm' not in annotation_stats(box_file)
 

@@ -64,14 +64,21 @@ def test_test_writes_a_prediction_for_every_hand(trained, synthetic_root,
                 assert bool(preds[take][frame][f'{hand}_hand_3d']) == has_gt
 
 
-def test_resume_continues_from_the_last_epoch(trained, synthetic_root):
-    _, work_dir = trained
-    cfg = _cfg(synthetic_root, work_dir, EPOCHS + 1)
+def test_resume_continues_from_the_last_epoch(trained, synthetic_root,
+                                             tmp_path, logged):
+    runner, work_dir = trained
+    cfg = _cfg(synthetic_root, tmp_path, EPOCHS + 1)
     cfg.resume = True
-    runner = Hp3dRunner.from_cfg(cfg)
-    runner.train()
-    assert runner.epoch == EPOCHS + 1
-    assert (work_dir / f'epoch_{EPOCHS + 1}.pth').is_file()
+    cfg.load_from = str(work_dir / f'epoch_{EPOCHS}.pth')
+    resumed = Hp3dRunner.from_cfg(cfg)
+    resumed.train()
+    assert resumed.epoch == EPOCHS + 1
+    assert resumed.iter == (EPOCHS + 1) * len(runner.train_dataloader)
+    # only the one missing epoch was trained, from the trained weights
+    assert set(logged(tmp_path, 'epoch')) == {EPOCHS + 1}
+    assert logged(tmp_path, 'egoexo4d/MPJPE')[0] < logged(
+        work_dir, 'egoexo4d/MPJPE')[0]
+    assert (tmp_path / f'epoch_{EPOCHS + 1}.pth').is_file()
 
 
 COMPILE_CONFIG = CONFIG.replace('-gt2d.py', '-gt2d-compile.py')

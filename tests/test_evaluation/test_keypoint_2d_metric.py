@@ -108,12 +108,18 @@ def test_oks_ap_by_hand():
 
 def test_perfect_predictions():
     preds = [prediction(gt_hand(i)) for i in range(4)]
-    preds[2]['valid'][3] = False  # 3D validity does not hide GT 2D
     out = evaluate(preds)
     assert out['kpt2d/AP'] == pytest.approx(1.0)
     assert out['kpt2d/AR'] == pytest.approx(1.0)
     assert out['kpt2d/PCK@0.2'] == 1.0
     assert out['kpt2d/EPE_px'] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_3d_validity_does_not_hide_gt_2d():
+    pred = prediction(gt_hand(0))
+    pred['valid'][3] = False
+    pred['keypoints_2d'][3] += (30.0, 40.0)  # labelled in 2D, 50 px off
+    assert evaluate([pred])['kpt2d/EPE_px'] == pytest.approx(50.0 / 21)
 
 
 def test_known_pixel_offset():
@@ -155,6 +161,14 @@ def test_gt_2d_from_3d_and_box_from_keypoints():
     err = np.linalg.norm(project(pred_m[5], K_DEFAULT) -
                          project(gt[5], K_DEFAULT))
     assert out['kpt2d/EPE_px'] == pytest.approx(err / 20)
+    # PCK's box is that of the 20 labelled joints: thresholds just above and
+    # below joint 5's error, as fractions of its longer side
+    labelled_px = project(np.delete(gt, 7, axis=0), K_DEFAULT)
+    size = np.ptp(labelled_px, axis=0).max()
+    assert evaluate([pred], pck_thr=1.01 * err / size)[
+        f'kpt2d/PCK@{1.01 * err / size}'] == 1.0
+    assert evaluate([pred], pck_thr=0.99 * err / size)[
+        f'kpt2d/PCK@{0.99 * err / size}'] == pytest.approx(19 / 20)
 
 
 def test_hands_without_gt_wrist_are_skipped():

@@ -11,6 +11,8 @@ import torch.nn.functional as F
 from mmengine.config import Config
 from torch import nn
 
+from hp3d.visualization import Hand3DVisualizer
+
 ROOT = Path(__file__).parents[2]
 TOOLS = ROOT / 'tools' / 'analysis_tools'
 LIFTING_SYNTHETIC = (ROOT / 'configs' / 'lifting' /
@@ -282,20 +284,30 @@ def image_config(path: Path, data_root: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize('mode, num_panels', [('transformed', 2),
-                                              ('original', 2)])
-def test_browse_dataset_writes_image_samples(mode, num_panels, tmp_path,
-                                             synthetic_root):
+@pytest.mark.parametrize('mode, image_shape', [('transformed', (128, 128, 3)),
+                                               ('original', (512, 512, 3))])
+def test_browse_dataset_writes_image_samples(mode, image_shape, tmp_path,
+                                             synthetic_root, monkeypatch):
     tool = load_tool('browse_dataset')
     config = image_config(tmp_path / 'cfg.py', synthetic_root)
+    drawn = []
+    add_datasample = Hand3DVisualizer.add_datasample
+
+    def spy(self, name, image, *args, **kwargs):
+        drawn.append(image.shape)
+        return add_datasample(self, name, image, *args, **kwargs)
+
+    monkeypatch.setattr(Hand3DVisualizer, 'add_datasample', spy)
     written = tool['main']([str(config), '--split', 'val', '-n', '2',
                             '--mode', mode, '--out-dir', str(tmp_path / 'o')])
+    # the crop the model gets, or the whole frame
+    assert drawn == [image_shape] * 2
     assert len(written) == 2
     assert sorted(p.name for p in (tmp_path / 'o').iterdir()) == sorted(
         Path(p).name for p in written)
     assert Path(written[0]).name.startswith('00000_')
     # GT 2D on the crop (or frame), one 3D view.
-    assert cv2.imread(written[0]).shape == (150, 120 * num_panels, 3)
+    assert cv2.imread(written[0]).shape == (150, 240, 3)
 
 
 def test_browse_dataset_lifting_config(tmp_path, synthetic_root):

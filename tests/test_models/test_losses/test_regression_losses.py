@@ -31,12 +31,22 @@ def test_mpjpe(case):
     assert scaled == pytest.approx(5 + math.sqrt(3))
 
 
-@pytest.mark.parametrize('loss', [MaskedMSELoss(), L1Loss(), MPJPELoss()])
-def test_fractional_weights_give_the_weighted_mean(case, loss):
-    pred, target, weight = case
-    # weights summing to 0.5: the same mean as weights of 1
-    assert loss(pred, target, weight / 4).item() == pytest.approx(
-        loss(pred, target, weight).item())
+# per-joint values of `case` (joints 1 and 2): MSE 25/3 and 1, L1 7/3 and 1,
+# Euclidean 5 and sqrt(3)
+@pytest.mark.parametrize('loss, joint_values', [
+    (MaskedMSELoss(), (25 / 3, 1.0)),
+    (L1Loss(), (7 / 3, 1.0)),
+    (MPJPELoss(), (5.0, math.sqrt(3))),
+])
+def test_fractional_weights_give_the_weighted_mean(case, loss, joint_values):
+    pred, target, _ = case
+    first, second = joint_values
+    weight = torch.tensor([[1.0, 0.5, 0.0]])
+    assert loss(pred, target, weight).item() == pytest.approx(
+        (first + 0.5 * second) / 1.5)
+    # weights summing below 1 are not clamped up: the same mean
+    assert loss(pred, target, weight / 8).item() == pytest.approx(
+        (first + 0.5 * second) / 1.5)
 
 
 def test_no_valid_joint_gives_zero_not_nan(case):
