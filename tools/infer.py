@@ -19,7 +19,6 @@ Examples:
         --ann-file ego_pose_gt_anno_val_public.json --out preds.json
 """
 import argparse
-import json
 import sys
 from collections import Counter
 from pathlib import Path
@@ -31,6 +30,7 @@ from tqdm import tqdm
 
 from hp3d.apis import Hand3DInferencer, ImageInferencer, LiftingInferencer
 from hp3d.datasets import EgoExo4DHandDataset
+from hp3d.datasets.annotation_checks import read_json
 from hp3d.evaluation.metrics import EgoExo4DHandMetric
 from hp3d.evaluation.submission import check_coverage, expected_hands
 
@@ -77,8 +77,7 @@ def read_boxes(boxes_file: str, image_dir: Path) -> Dict[str, list]:
     Returns:
         dict: Image paths (sorted by name) to their boxes and hands.
     """
-    with open(boxes_file) as f:
-        entries = json.load(f)
+    entries = read_json(boxes_file)
     if not isinstance(entries, dict) or not entries:
         raise ValueError(f'{boxes_file}: expected a non-empty object '
                          '{image file name: [boxes]}')

@@ -228,7 +228,10 @@ def _array(value: object, shape: Tuple[int, ...], name: str) -> np.ndarray:
     if arr.shape != shape:
         raise _BadRecord('bad_shape', f'{name}: expected shape {shape}, '
                          f'got {arr.shape}')
-    if arr.dtype.kind not in 'fiu':
+    # numpy turns true/false among numbers into 1.0/0.0: look at the types
+    if arr.dtype.kind not in 'fiu' or bool in {
+            type(v) for row in value
+            for v in (row if isinstance(row, list) else (row, ))}:
         raise _BadRecord('non_numeric', f'{name}: non-numeric values '
                          '(strings, null or booleans) among the coordinates')
     arr = arr.astype(np.float64)

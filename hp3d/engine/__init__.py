@@ -17,6 +17,7 @@ from .rng import get_rng_state, preserved_rng_state, set_rng_state
 from .runner import Hp3dRunner
 from .safe_load import (
     SAFE_GLOBALS,
+    CorruptCheckpointError,
     UnsafeCheckpointError,
     load_local_checkpoint,
     register_safe_globals,
@@ -27,6 +28,7 @@ register_safe_globals()
 __all__ = [
     'Hp3dRunner', 'ResumableEpochBasedTrainLoop', 'AtomicCheckpointHook',
     'NaNGuardHook', 'SAFE_GLOBALS', 'UnsafeCheckpointError',
+    'CorruptCheckpointError',
     'load_local_checkpoint', 'register_safe_globals', 'init_cpu_dist',
     'destroy_dist',
     'get_rng_state', 'set_rng_state', 'preserved_rng_state',

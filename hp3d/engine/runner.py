@@ -1,7 +1,7 @@
 """hp3d's Runner: mmengine's, with crash-safe checkpoints and CPU DDP."""
 import os
 import os.path as osp
-from typing import Dict, List, Optional, Set, Union
+from typing import Dict, List, Optional, Sequence, Set, Union
 
 import torch
 from mmengine.config import Config
@@ -12,6 +12,7 @@ from mmengine.hooks import CheckpointHook, Hook
 from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 from mmengine.runner import BaseLoop, Runner
+from mmengine.runner.checkpoint import find_latest_checkpoint
 from torch.nn.parallel import DistributedDataParallel
 
 from hp3d.engine.atomic_io import TMP_SUFFIX, replace_atomically
@@ -20,10 +21,14 @@ from hp3d.engine.codec_check import (
     check_codecs,
     codec_record,
 )
+from hp3d.engine.data_check import check_dataset
 from hp3d.engine.dist import CPU_BACKEND, init_cpu_dist
 from hp3d.engine.hooks import AtomicCheckpointHook, MainProcessLoggerHook
 from hp3d.engine.loops import ResumableEpochBasedTrainLoop
 from hp3d.registry import MODEL_WRAPPERS, RUNNERS
+
+# mmengine's default: checkpoints of DDP-wrapped models
+MMENGINE_REVISE_KEYS = ((r'^module.', ''), )
 
 __all__ = ['Hp3dRunner']
 
@@ -206,18 +211,21 @@ class Hp3dRunner(Runner):
                     if key != 'by_epoch'}
             loop['type'] = ResumableEpochBasedTrainLoop
         loop = super().build_train_loop(loop)
+        check_dataset(loop.dataloader, 'train_dataloader', training=True)
         check_codecs(self.model, loop.dataloader, 'train_dataloader')
         return loop
 
     def build_val_loop(self, loop: Union[BaseLoop, Dict]) -> BaseLoop:
         """Build the validation loop; its data's codec must be the head's."""
         loop = super().build_val_loop(loop)
+        check_dataset(loop.dataloader, 'val_dataloader', training=False)
         check_codecs(self.model, loop.dataloader, 'val_dataloader')
         return loop
 
     def build_test_loop(self, loop: Union[BaseLoop, Dict]) -> BaseLoop:
         """Build the test loop; its data's codec must be the head's."""
         loop = super().build_test_loop(loop)
+        check_dataset(loop.dataloader, 'test_dataloader', training=False)
         check_codecs(self.model, loop.dataloader, 'test_dataloader')
         return loop
 
@@ -253,10 +261,62 @@ class Hp3dRunner(Runner):
                 'crash can leave nothing to resume from. Use '
                 "type='AtomicCheckpointHook'.")
 
-    def load_checkpoint(self, filename: str, *args, **kwargs) -> dict:
+    def load_or_resume(self) -> None:
+        """Load or resume as mmengine does; ``resume`` without a checkpoint
+        path finds the latest checkpoint in this work dir even when the
+        work dir was moved or copied (``last_checkpoint`` holds an absolute
+        path), and says so when there is none."""
+        if self._resume and self._load_from is None and not self._has_loaded:
+            latest = find_latest_checkpoint(self.work_dir)
+            if latest is None:
+                self.logger.warning(
+                    f'resume: {self.work_dir} has no last_checkpoint file, '
+                    'so there is nothing to resume: training starts from '
+                    'the beginning')
+            else:
+                here = osp.join(self.work_dir, osp.basename(latest))
+                moved = osp.abspath(here) != osp.abspath(latest)
+                if moved and osp.isfile(here):
+                    self.logger.info(
+                        f'last_checkpoint names {latest}; resuming from the '
+                        f'file of that name in this work dir, {here}')
+                    latest = here
+                self._load_from = latest
+        super().load_or_resume()
+
+    def val(self) -> dict:
+        """Validate ``load_from``'s weights; they must fit the model."""
+        self._strict_load = True
+        return super().val()
+
+    def test(self) -> dict:
+        """Test ``load_from``'s weights; they must fit the model."""
+        self._strict_load = True
+        return super().test()
+
+    def load_checkpoint(self, filename: str, map_location='cpu',
+                        strict: bool = False,
+                        revise_keys: Sequence = MMENGINE_REVISE_KEYS) -> dict:
         """Load weights as mmengine does (``load_from``, ``resume``), then
-        check that the checkpoint's codec record matches the model's."""
-        checkpoint = super().load_checkpoint(filename, *args, **kwargs)
+        check that the checkpoint's codec record matches the model's.
+
+        Weights for evaluation (:meth:`val`, :meth:`test`) and for resuming
+        load strictly: a checkpoint of another model would otherwise be
+        evaluated with some layers left at their initialisation, or fail
+        later without naming the file. Fine-tuning (``load_from`` in
+        training) keeps mmengine's non-strict loading, with its warning.
+        """
+        strict = strict or getattr(self, '_strict_load', False) or self._resume
+        try:
+            checkpoint = super().load_checkpoint(
+                filename, map_location=map_location, strict=strict,
+                revise_keys=revise_keys)
+        except RuntimeError as error:
+            if 'do not match exactly' not in str(error):
+                raise
+            raise RuntimeError(
+                f'{filename} does not fit the model of this config (a '
+                f'checkpoint of another config?):\n{error}') from None
         check_checkpoint_codec(self.model, checkpoint, filename)
         return checkpoint
 

@@ -38,6 +38,7 @@ import argparse
 import os.path as osp
 import pickle
 import re
+import zipfile
 from typing import Any, Callable, List, Optional, Tuple, Union
 
 import numpy as np
@@ -48,7 +49,7 @@ from mmengine.runner import CheckpointLoader
 
 __all__ = [
     'SAFE_GLOBALS', 'GETATTR_ALLOWED', 'UnsafeCheckpointError',
-    'checkpoint_getattr',
+    'CorruptCheckpointError', 'checkpoint_getattr',
     'register_safe_globals', 'load_local_checkpoint'
 ]
 
@@ -138,6 +139,48 @@ def _unpickler_reason(message: str) -> str:
     return reason.split(' Please use')[0]
 
 
+class CorruptCheckpointError(ValueError):
+    """A file that is not a readable PyTorch checkpoint: empty, truncated,
+    damaged, or not a checkpoint at all."""
+
+
+# torch.save's zip format, and the legacy pickle format (protocol 2)
+ZIP_MAGIC = b'PK'
+LEGACY_MAGIC = b'\x80'
+
+
+def _check_file(filename: str) -> None:
+    """Raise :class:`CorruptCheckpointError` unless ``filename`` is a whole
+    checkpoint file; in the zip format, every member's CRC is verified."""
+    size = osp.getsize(filename)
+    if size == 0:
+        raise CorruptCheckpointError(f'Checkpoint {filename} is empty (0 '
+                                     'bytes)')
+    with open(filename, 'rb') as f:
+        head = f.read(8)
+    if zipfile.is_zipfile(filename):
+        try:
+            with zipfile.ZipFile(filename) as archive:
+                for info in archive.infolist():
+                    if info.CRC == 0:
+                        continue  # saved with compute_crc32=False
+                    with archive.open(info) as member:
+                        while member.read(1 << 24):
+                            pass  # BadZipFile on a CRC mismatch
+        except zipfile.BadZipFile as err:
+            raise CorruptCheckpointError(
+                f'Checkpoint {filename} ({size} bytes) is damaged: {err}. '
+                'Copy it again.') from None
+    elif head.startswith(ZIP_MAGIC):
+        raise CorruptCheckpointError(
+            f'Checkpoint {filename} ({size} bytes) is truncated: its zip '
+            'directory is missing (an interrupted copy or download?)')
+    elif not head.startswith(LEGACY_MAGIC):
+        raise CorruptCheckpointError(
+            f'{filename} is not a PyTorch checkpoint: it starts with '
+            f'{head!r}')
+
+
 @CheckpointLoader.register_scheme(prefixes='', force=True)
 def load_local_checkpoint(filename: str,
                           map_location: Optional[Union[str, Callable]] = None
@@ -160,13 +203,20 @@ def load_local_checkpoint(filename: str,
         UnsafeCheckpointError: The file needs a global outside the allow-list
             (for example a pickled object whose ``__reduce__`` runs a shell
             command); nothing from the file was executed.
+        CorruptCheckpointError: The file is empty, truncated, damaged (a
+            CRC mismatch) or not a checkpoint.
     """
     filename = osp.expanduser(filename)
     if not osp.isfile(filename):
         raise FileNotFoundError(f'{filename} can not be found.')
+    _check_file(filename)
     try:
         return torch.load(
             filename, map_location=map_location, weights_only=True)
+    except EOFError:
+        raise CorruptCheckpointError(
+            f'Checkpoint {filename} ({osp.getsize(filename)} bytes) ends '
+            'early: it is truncated') from None
     except pickle.UnpicklingError as err:
         offending = _offending_global(str(err))
         what = (f'the global `{offending}`' if offending else

@@ -262,6 +262,12 @@ BAD_RECORDS = [
     ('3d_null', _set_joint('right_hand_3d', 3, [0.1, None, 0.3]), 'right',
      'non_numeric', 'right_hand_3d: non-numeric values (strings, null or '
      'booleans) among the coordinates'),
+    ('3d_bool', _set_joint('right_hand_3d', 3, [True, 0.2, 0.3]), 'right',
+     'non_numeric', 'right_hand_3d: non-numeric values (strings, null or '
+     'booleans) among the coordinates'),
+    ('bbox_bool', _set(['right_hand_bbox'], [10.0, 20.0, True, 200.0]),
+     'right', 'non_numeric', 'right_hand_bbox: non-numeric values (strings, '
+     'null or booleans) among the coordinates'),
     ('2d_infinity', _set_joint('right_hand_2d', 2, [float('inf'), 3.0]),
      'right', 'infinity', 'right_hand_2d: Infinity among the coordinates'),
     ('valid_ints', _set(['right_hand_valid_3d'], [1] * 21), 'right',

@@ -1,5 +1,6 @@
 """Lifting end to end on synthetic data: train -> test (+ submission) -> resume."""
 import json
+import re
 
 import pytest
 import torch
@@ -119,3 +120,21 @@ def test_compiled_config_trains_like_the_eager_one(synthetic_root, tmp_path,
     state = torch.load(tmp_path / 'compiled/epoch_2.pth',
                        map_location='cpu')['state_dict']
     assert state.keys() == eager.model.state_dict().keys()
+
+
+def test_checkpoint_of_another_model_is_refused_for_evaluation(
+        trained, synthetic_root, tmp_path):
+    _, work_dir = trained
+    ckpt = work_dir / f'epoch_{EPOCHS}.pth'
+    cfg = _cfg(synthetic_root, tmp_path, max_epochs=1)
+    cfg.model.backbone.depth = 2
+    cfg.load_from = str(ckpt)
+    with pytest.raises(RuntimeError, match=(
+            rf'{re.escape(str(ckpt))} does not fit the model of this config'
+            r'[^\n]*\n[\s\S]*unexpected key in source state_dict: '
+            r'backbone\.blocks\.2\.')):
+        Hp3dRunner.from_cfg(cfg).test()
+    # fine-tuning from it keeps mmengine's partial loading
+    runner = Hp3dRunner.from_cfg(cfg)
+    runner.train()
+    assert runner.epoch == 1

@@ -83,6 +83,34 @@ def test_checkpoints_carry_generator_states(tmp_path):
     assert set(get_rng_state()) == set(state)
 
 
+def test_resume_finds_the_checkpoint_of_a_moved_work_dir(tmp_path):
+    first = tmp_path / 'first'
+    Hp3dRunner.from_cfg(
+        _cfg(first, train_cfg=dict(by_epoch=True, max_epochs=1))).train()
+    moved = tmp_path / 'moved'
+    os.rename(first, moved)
+    # the pointer still names the old place
+    assert (moved / 'last_checkpoint').read_text().startswith(str(first))
+    runner = Hp3dRunner.from_cfg(_cfg(
+        moved, train_cfg=dict(by_epoch=True, max_epochs=2), resume=True))
+    runner.train()
+    log = (moved / runner.timestamp / f'{runner.timestamp}.log').read_text()
+    assert f'resuming from the file of that name in this work dir, ' \
+        f'{moved / "epoch_1.pth"}' in log
+    assert 'resumed epoch: 1' in log
+    assert (moved / 'epoch_2.pth').is_file()
+    assert not osp.exists(first)
+
+
+def test_resume_without_checkpoint_says_so(tmp_path):
+    runner = Hp3dRunner.from_cfg(_cfg(
+        tmp_path, train_cfg=dict(by_epoch=True, max_epochs=1), resume=True))
+    runner.train()
+    log = next(tmp_path.glob('*/*.log')).read_text()
+    assert 'has no last_checkpoint file, so there is nothing to resume' in log
+    assert runner.epoch == 1
+
+
 def test_checkpoints_embed_the_current_config_text(tmp_path):
     """The config text is formatted once, but follows changes of the cfg."""
     runner = Hp3dRunner.from_cfg(
@@ -144,10 +172,13 @@ def test_slurm_master_address_from_scontrol(monkeypatch, tmp_path):
                            SLURM_LOCALID='0',
                            SLURM_NODELIST='node[3-4]').items():
         monkeypatch.setenv(key, value)
-    # recorded, so that the variables it exports are undone afterwards
+    # recorded (set, then deleted: monkeypatch does not record deleting an
+    # absent variable), so that the variables it exports are undone
+    # afterwards; a leaked MASTER_ADDR=node3 hung later torchrun tests
     for key in ('RANK', 'WORLD_SIZE', 'LOCAL_RANK', 'MASTER_ADDR',
                 'MASTER_PORT'):
-        monkeypatch.delenv(key, raising=False)
+        monkeypatch.setenv(key, '')
+        monkeypatch.delenv(key)
     # no scontrol on PATH: a clear error, not the shell's text as address
     monkeypatch.setenv('PATH', str(tmp_path))
     with pytest.raises(RuntimeError, match=r"SLURM_NODELIST='node\[3-4\]' "

@@ -16,6 +16,7 @@ from mmengine.runner.checkpoint import _load_checkpoint
 
 from hp3d.engine import (
     SAFE_GLOBALS,
+    CorruptCheckpointError,
     UnsafeCheckpointError,
     load_local_checkpoint,
 )
@@ -170,3 +171,62 @@ def test_missing_file_is_reported(tmp_path):
 def test_refusal_is_an_unpickling_error():
     # Callers catching torch's own error type keep working.
     assert issubclass(UnsafeCheckpointError, pickle.UnpicklingError)
+
+
+@pytest.fixture
+def weights_file(tmp_path) -> str:
+    """A checkpoint of two tensors, 64 KiB of weights."""
+    path = str(tmp_path / 'weights.pth')
+    torch.save({'state_dict': {'w': torch.arange(16384.0),
+                               'b': torch.ones(3)}}, path)
+    return path
+
+
+def _damage(path: str, offset: int, data: bytes) -> None:
+    with open(path, 'r+b') as f:
+        f.seek(offset)
+        f.write(data)
+
+
+def test_damaged_checkpoints_are_named_and_described(weights_file, tmp_path):
+    size = os.path.getsize(weights_file)
+    with open(weights_file, 'rb') as f:
+        whole = f.read()
+    empty, truncated, html = (str(tmp_path / name) for name in
+                              ('empty.pth', 'truncated.pth', 'page.pth'))
+    open(empty, 'wb').close()
+    with open(truncated, 'wb') as f:
+        f.write(whole[:size // 2])
+    with open(html, 'wb') as f:
+        f.write(b'<html><body>404 Not Found</body></html>')
+    with pytest.raises(CorruptCheckpointError, match=rf'{empty} is empty'):
+        load_local_checkpoint(empty)
+    with pytest.raises(CorruptCheckpointError,
+                       match=rf'{truncated} \({size // 2} bytes\) is '
+                       'truncated'):
+        load_local_checkpoint(truncated)
+    with pytest.raises(CorruptCheckpointError,
+                       match=rf"{html} is not a PyTorch checkpoint: it starts "
+                       r"with b'<html><b'"):
+        load_local_checkpoint(html)
+    # bytes changed inside the weights: the file still parses, the CRC fails
+    _damage(weights_file, whole.index(torch.arange(16384.0)[1000:1001]
+                                      .numpy().tobytes()), b'\0\0\0\0')
+    with pytest.raises(CorruptCheckpointError,
+                       match=rf'{weights_file} \({size} bytes\) is damaged: '
+                       'Bad CRC-32'):
+        load_local_checkpoint(weights_file)
+
+
+def test_checkpoints_without_crc_and_legacy_ones_load(tmp_path):
+    from torch.utils.serialization import config
+    weights = {'w': torch.arange(5.0)}
+    no_crc, legacy = str(tmp_path / 'no_crc.pth'), str(tmp_path / 'old.pth')
+    config.save.compute_crc32 = False
+    try:
+        torch.save(weights, no_crc)
+    finally:
+        config.save.compute_crc32 = True
+    torch.save(weights, legacy, _use_new_zipfile_serialization=False)
+    for path in (no_crc, legacy):
+        torch.testing.assert_close(load_local_checkpoint(path), weights)

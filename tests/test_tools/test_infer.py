@@ -252,3 +252,10 @@ def test_two_boxes_of_one_hand_in_a_frame_are_refused(potter_ckpt,
             str(TINY_POTTER_CONFIG), str(potter_ckpt), str(tmp_path / 'a.png'),
             '--boxes', str(boxes), '--out', str(tmp_path / 'p.json')
         ])
+
+
+def test_unparsable_boxes_file_is_named(tmp_path):
+    boxes = tmp_path / 'boxes.json'
+    boxes.write_text('{"a.png": [{"bbox": [10, 20, 110')
+    with pytest.raises(ValueError, match=rf'{boxes}: invalid JSON at line 1'):
+        _load_tool().read_boxes(str(boxes), tmp_path)

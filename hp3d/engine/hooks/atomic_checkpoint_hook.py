@@ -1,5 +1,7 @@
 """mmengine's CheckpointHook with a crash-safe order of file operations."""
+import difflib
 import glob
+import inspect
 import os
 import os.path as osp
 
@@ -58,6 +60,7 @@ class AtomicCheckpointHook(CheckpointHook):
     """
 
     def before_train(self, runner) -> None:
+        self._check_extra_args(runner)
         super().before_train(runner)
         if is_main_process() and osp.isdir(self.out_dir):
             extension = osp.splitext(self.filename_tmpl)[1]
@@ -67,6 +70,26 @@ class AtomicCheckpointHook(CheckpointHook):
                     f'Removing {stale}: a checkpoint write that never '
                     'completed (the previous run was interrupted)')
                 os.remove(stale)
+
+    def _check_extra_args(self, runner) -> None:
+        """Refuse arguments that ``runner.save_checkpoint`` does not take
+        before training, not when the first epoch's checkpoint is saved."""
+        accepted = inspect.signature(runner.save_checkpoint).parameters
+        unknown = sorted(set(self.args) - set(accepted))
+        if not unknown:
+            return
+        hook_args = inspect.signature(CheckpointHook.__init__).parameters
+        known = sorted((set(accepted) | set(hook_args))
+                       - {'self', 'kwargs', 'out_dir', 'filename'})
+        hints = [
+            f'{name!r} (did you mean {close[0]!r}?)' if close else repr(name)
+            for name in unknown
+            for close in [difflib.get_close_matches(name, known, 1)]
+        ]
+        raise TypeError(
+            f'{type(self).__name__} got unknown arguments {", ".join(hints)}; '
+            'extra arguments go to runner.save_checkpoint, which takes '
+            f'{", ".join(sorted(set(accepted) - {"out_dir", "filename"}))}')
 
     def _save_checkpoint_with_step(self, runner, step, meta) -> None:
         outdated = self._update_keep_ckpt_ids(runner, step)

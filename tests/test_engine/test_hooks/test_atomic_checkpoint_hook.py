@@ -75,6 +75,19 @@ def test_outdated_checkpoints_deleted_after_saving(tmp_path):
     assert list(runner.message_hub.get_info('keep_ckpt_ids')) == [2, 3]
 
 
+def test_unknown_argument_is_refused_before_training(tmp_path):
+    runner = _runner(
+        str(tmp_path),
+        default_hooks=dict(
+            checkpoint=dict(type='AtomicCheckpointHook', interval=1,
+                            max_keep_ckpt=2)))
+    with pytest.raises(TypeError, match=r"unknown arguments 'max_keep_ckpt' "
+                       r"\(did you mean 'max_keep_ckpts'\?\)"):
+        runner.train()
+    assert runner.iter == 0
+    assert not list(tmp_path.glob('*.pth'))
+
+
 def test_stale_partial_files_removed_at_start(tmp_path):
     stale = tmp_path / 'epoch_2.pth.tmp'
     stale.write_bytes(b'PK partial')

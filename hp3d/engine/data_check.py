@@ -1,0 +1,65 @@
+"""A loop's data must hold samples, and training data must hold 3D GT.
+
+An annotation file whose every record is rejected builds an empty dataset
+(the converters report such files), and a box-only file builds one without
+any 3D ground truth. A run on either would crash deep in the sampler, or
+train for its whole schedule on a loss of 0 and save "best" checkpoints.
+"""
+from collections import Counter
+from typing import List
+
+import numpy as np
+
+__all__ = ['check_dataset']
+
+
+def _annotation_datasets(dataset: object) -> List[object]:
+    """The datasets that read annotation files (``ann_file``), unwrapped
+    from mmengine's wrappers and ``LiftingTensorDataset``."""
+    if hasattr(dataset, 'datasets'):  # ConcatDataset
+        return [part for inner in dataset.datasets
+                for part in _annotation_datasets(inner)]
+    while not hasattr(dataset, 'ann_file') and hasattr(dataset, 'dataset'):
+        dataset = dataset.dataset
+    return [dataset] if hasattr(dataset, 'ann_file') else []
+
+
+def _files(datasets: List[object]) -> str:
+    return ', '.join(str(d.ann_file) for d in datasets) or 'its dataset'
+
+
+def _rejections(datasets: List[object]) -> str:
+    kinds = Counter(r['kind'] for d in datasets
+                    for r in getattr(d, 'rejections', []))
+    if not kinds:
+        return ''
+    return (f'; {sum(kinds.values())} records were rejected '
+            f'({dict(kinds.most_common())}, listed in the log above)')
+
+
+def check_dataset(dataloader: object, name: str, training: bool) -> None:
+    """Raise if ``dataloader``'s data is empty, or, for training, has no
+    hand with 3D GT.
+
+    Args:
+        dataloader (object): A built dataloader (or a dataset).
+        name (str): Its name in the config, for the message.
+        training (bool): Whether the loop trains on it.
+
+    Raises:
+        ValueError: Naming the annotation files and the rejected records.
+    """
+    dataset = getattr(dataloader, 'dataset', dataloader)
+    parts = _annotation_datasets(dataset)
+    if len(dataset) == 0:
+        raise ValueError(f'{name}: {_files(parts)} holds no usable hand'
+                         f'{_rejections(parts)}')
+    if not training:
+        return
+    has_gt = [d.get_arrays().get('has_gt') for d in parts
+              if hasattr(d, 'get_arrays')]
+    has_gt = [flags for flags in has_gt if flags is not None]
+    if has_gt and not any(np.any(flags) for flags in has_gt):
+        raise ValueError(
+            f'{name}: none of the {len(dataset)} hands of {_files(parts)} has '
+            '3D ground truth (a box-only file?): there is nothing to train on')
