@@ -24,7 +24,7 @@ from typing import Dict, Iterator, List, Optional, Tuple, Union
 import numpy as np
 
 from .camera import IMAGE_SIZE_PX
-from .metainfo import HANDS, NUM_JOINTS, WRIST
+from .metainfo import FINGER_JOINTS, HANDS, NUM_JOINTS, WRIST
 
 # Files larger than this (MiB) are refused before reading: parsed JSON takes
 # several times the file's size in memory. A hand takes about 2.5 KiB, so the
@@ -56,7 +56,15 @@ REJECTION_KINDS = (
     'bad_box',  # box with NaN, empty, inverted or outside the image
     'nan_joints',  # valid flags pointing at NaN coordinates, NaN wrist
     'too_few_joints',  # fewer than min_valid_joints valid joints
+    'bad_units',  # 3D evidently not in metres
+    'bad_projection',  # 2D far from the projection of the 3D
 )
+# Largest plausible wrist to middle-finger-base distance, metres (adult
+# hands: ~0.09-0.11 m; millimetres would read ~100).
+MAX_PALM_M = 1.0
+# The benchmark keeps a valid joint's 2D within 30 px of the projection of
+# its 3D through the camera intrinsics (../shared/DATA.md).
+MAX_REPROJECTION_PX = 30.0
 
 
 @dataclass(frozen=True)
@@ -317,6 +325,14 @@ def _gt_hand(frame: dict, hand: str, min_valid_joints: int
     if num_valid < min_valid_joints:
         raise _BadRecord('too_few_joints', f'{num_valid} valid joints, '
                          f'fewer than min_valid_joints={min_valid_joints}')
+    base = FINGER_JOINTS['middle'][0]
+    if valid[base]:
+        palm = float(np.linalg.norm(kpts_3d[base] - kpts_3d[WRIST]))
+        if palm > MAX_PALM_M:
+            raise _BadRecord(
+                'bad_units', f'the wrist is {palm:.3g} from the middle '
+                "finger's base, where hands measure ~0.1 m: the 3D is not in "
+                'metres (millimetres?)')
     kpts_2d[~valid] = np.nan
     invalid = ~valid
     invalid[WRIST] = False
@@ -480,7 +496,8 @@ def annotated_hand_keys(anno: object) -> List[Tuple[str, str, str]]:
 
 
 __all__ = [
-    'MAX_FILE_MB', 'ANNOTATION_FILE_RE', 'REJECTION_KINDS', 'Rejection',
+    'MAX_FILE_MB', 'MAX_PALM_M', 'MAX_REPROJECTION_PX', 'ANNOTATION_FILE_RE',
+    'REJECTION_KINDS', 'Rejection',
     'HandRecord', 'read_json', 'infer_split', 'is_safe_name', 'is_annotated',
     'iter_hand_records', 'annotated_hand_keys'
 ]

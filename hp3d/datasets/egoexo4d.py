@@ -11,6 +11,8 @@ from hp3d.registry import DATASETS
 
 from .annotation_checks import (
     MAX_FILE_MB,
+    MAX_PALM_M,
+    MAX_REPROJECTION_PX,
     HandRecord,
     Rejection,
     infer_split,
@@ -20,7 +22,6 @@ from .annotation_checks import (
 )
 from .camera import default_intrinsics
 from .metainfo import (
-    FINGER_JOINTS,
     HAND_METAINFO,
     MIN_VALID_JOINTS,
     NUM_JOINTS,
@@ -28,9 +29,6 @@ from .metainfo import (
 )
 
 ON_BAD_RECORD = ('skip', 'error')
-# Largest plausible median wrist to middle-finger-base distance, metres
-# (adult hands: ~0.09-0.11 m; millimetres would read ~100).
-MAX_PALM_M = 1.0
 # Per-sample arrays stacked by ``get_arrays``: dtype and per-sample shape.
 _ARRAYS = dict(
     keypoints_2d=(np.float32, (NUM_JOINTS, 2)),
@@ -203,26 +201,81 @@ class EgoExo4DHandDataset(BaseDataset):
                 intrinsics[item.take_uid] = self._take_intrinsics(
                     item.take_uid)
             data_list.append(self._sample(item, intrinsics[item.take_uid]))
+        data_list, off_px = self._check_projection(data_list, rejections)
         self.rejections = [r.to_dict() for r in rejections]
-        self._check_metres(data_list)
+        self._refuse_whole_file(data_list, rejections, off_px)
         self._log_summary(data_list, rejections)
         return data_list
 
-    def _check_metres(self, data_list: List[dict]) -> None:
-        """Refuse 3D that is evidently not in metres: the wrist to the
-        middle finger's base is ~0.1 m, so a file in mm would load silently
-        and train on targets 1000x too large."""
-        base = FINGER_JOINTS['middle'][0]
-        lengths = [
-            np.linalg.norm(d['keypoints_3d'][base] - d['keypoints_3d'][WRIST])
-            for d in data_list if d['keypoints_valid'][base]
-        ]
-        if lengths and np.median(lengths) > MAX_PALM_M:
+    def _check_projection(self, data_list: List[dict],
+                          rejections: List[Rejection]
+                          ) -> Tuple[List[dict], List[float]]:
+        """Reject GT hands whose 2D is not the projection of their 3D
+        through the take's intrinsics: 2D of the portrait view, of another
+        image size, or a camera file of another take would otherwise train
+        and evaluate silently.
+
+        Returns:
+            tuple: The kept samples, and each rejected hand's median
+            distance (px).
+        """
+        gt = [d for d in data_list if d['has_gt']]
+        if not gt:
+            return data_list, []
+        cam = np.einsum('nij,nkj->nki', np.stack([d['cam_K'] for d in gt]),
+                        np.stack([d['keypoints_3d'] for d in gt]))
+        with np.errstate(divide='ignore', invalid='ignore'):
+            px = cam[..., :2] / cam[..., 2:]
+        dist = np.linalg.norm(
+            px - np.stack([d['keypoints_2d'] for d in gt]), axis=-1)
+        dist[cam[..., 2] <= 0] = np.inf  # a valid joint behind the camera
+        # the official check skips the wrist (its 2D may be missing);
+        # invalid joints are NaN
+        dist = np.delete(dist, WRIST, axis=1)
+        has_2d = ~np.isnan(dist).all(axis=1)
+        median = np.full(len(gt), np.nan)
+        median[has_2d] = np.nanmedian(dist[has_2d], axis=1)
+        off = {id(d): m for d, m in zip(gt, median)
+               if m > MAX_REPROJECTION_PX}
+        for d in gt:
+            if id(d) not in off:
+                continue
+            rejection = Rejection(
+                d['take_uid'], str(d['frame_number']), d['hand'],
+                'bad_projection',
+                f'the 2D lies {off[id(d)]:.0f} px (median of the valid '
+                'joints) from the projection of the 3D through the take\'s '
+                f'intrinsics; the benchmark keeps joints within '
+                f'{MAX_REPROJECTION_PX:g} px')
+            if self.on_bad_record == 'error':
+                raise ValueError(rejection.message(self.ann_file))
+            rejections.append(rejection)
+        kept = [d for d in data_list if id(d) not in off]
+        return kept, list(off.values())
+
+    def _refuse_whole_file(self, data_list: List[dict],
+                           rejections: List[Rejection],
+                           off_px: List[float]) -> None:
+        """One clear error when most GT hands share a unit or projection
+        problem: the file, not some records, is wrong."""
+        num_gt = sum(d['has_gt'] for d in data_list)
+        kinds = Counter(r.kind for r in rejections)
+        if kinds['bad_units'] > num_gt:
             raise ValueError(
-                f'{self.ann_file}: the median distance from the wrist to the '
-                f'middle finger\'s base is {np.median(lengths):.3g}, where '
-                f'hands measure ~0.1 m: the 3D coordinates are not in metres '
-                '(millimetres?)')
+                f'{self.ann_file}: in {kinds["bad_units"]} of '
+                f'{kinds["bad_units"] + num_gt} hands the distance from the '
+                f"wrist to the middle finger's base exceeds {MAX_PALM_M:g} m, "
+                'where hands measure ~0.1 m: the 3D coordinates are not in '
+                'metres (millimetres?)')
+        if kinds['bad_projection'] > num_gt:
+            raise ValueError(
+                f'{self.ann_file}: the 2D of {kinds["bad_projection"]} of '
+                f'{kinds["bad_projection"] + num_gt} hands lies '
+                f'{np.median(off_px):.0f} px (median) from the projection of '
+                "their 3D through the cameras' intrinsics, where the "
+                f'benchmark keeps joints within {MAX_REPROJECTION_PX:g} px: '
+                '2D of the portrait view or of another image size, or '
+                'camera files of other takes?')
 
     def _serialize_data(self) -> Tuple[np.ndarray, np.ndarray]:
         # mmengine cannot serialize an empty list (every record rejected);

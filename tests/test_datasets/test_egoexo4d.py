@@ -2,6 +2,7 @@ import copy
 import json
 import os
 import os.path as osp
+import re
 
 import numpy as np
 import pytest
@@ -198,9 +199,59 @@ def test_3d_in_millimetres_is_refused(tmp_path):
         frame[f'{hand}_hand_3d'] = (
             np.array(frame[f'{hand}_hand_3d'], dtype=float) * 1000).tolist()
     ann_file = write_anno(tmp_path, {'take-a': {'0': frame}})
-    with pytest.raises(ValueError, match=r'val_public.json: the median '
-                       r'distance .* not in metres \(millimetres\?\)'):
+    with pytest.raises(ValueError, match=(
+            r"val_public.json: in 2 of 2 hands the distance from the wrist "
+            r"to the middle finger's base exceeds 1 m, .* not in metres "
+            r'\(millimetres\?\)')):
         build(ann_file)
+
+
+def _fixture_anno():
+    with open(osp.join(DATA, 'ego_pose_gt_anno_val_public.json')) as f:
+        return json.load(f)
+
+
+def test_one_take_in_millimetres_is_rejected(tmp_path):
+    anno = _fixture_anno()
+    frame = anno['take-b']['10']
+    frame['left_hand_3d'] = (np.array(frame['left_hand_3d']) * 1000).tolist()
+    ds = build(write_anno(tmp_path, anno))
+    assert len(ds) == 3
+    [rejection] = ds.rejections
+    assert rejection['take_uid'] == 'take-b' and rejection['hand'] == 'left'
+    assert rejection['kind'] == 'bad_units'
+    assert 'the 3D is not in metres (millimetres?)' in rejection['reason']
+
+
+def test_2d_off_the_projection_of_the_3d_is_rejected(tmp_path):
+    anno = _fixture_anno()
+    # one hand 40 px off (the benchmark keeps joints within 30 px)
+    frame = anno['take-a']['3']
+    frame['right_hand_2d'] = (np.array(frame['right_hand_2d'])
+                              + [24.0, 32.0]).tolist()
+    ds = build(write_anno(tmp_path, anno))
+    assert len(ds) == 3
+    [rejection] = ds.rejections
+    assert (rejection['take_uid'], rejection['frame'], rejection['hand'],
+            rejection['kind']) == ('take-a', '3', 'right', 'bad_projection')
+    assert re.match(r'the 2D lies 4\d px \(median of the valid joints\) from '
+                    r'the projection of the 3D', rejection['reason'])
+    with pytest.raises(ValueError, match="take 'take-a', frame '3', hand "
+                       "'right': the 2D lies"):
+        build(write_anno(tmp_path, anno), on_bad_record='error')
+    # the whole file in the portrait view (u' = H - 1 - v, v' = u)
+    anno = _fixture_anno()
+    for frames in anno.values():
+        for frame in frames.values():
+            for hand in ('left', 'right'):
+                uv = np.array(frame[f'{hand}_hand_2d'], dtype=float)
+                if uv.size:
+                    frame[f'{hand}_hand_2d'] = np.stack(
+                        [511 - uv[:, 1], uv[:, 0]], axis=1).tolist()
+    with pytest.raises(ValueError, match=(
+            r'val_public.json: the 2D of 4 of 4 hands lies \d+ px \(median\) '
+            r"from the projection of their 3D .* portrait view")):
+        build(write_anno(tmp_path, anno))
 
 
 def test_box_only_frame(tmp_path):
