@@ -1,4 +1,5 @@
-"""Clearer errors for config mistakes: unknown ``type`` names get suggestions.
+"""Clearer errors for config mistakes: unknown ``type`` names get suggestions,
+misspelt top-level keys a warning.
 
 mmengine's ``KeyError`` for an unknown type names the registry only; a typo
 in a 130-line config then costs a search. :func:`explain_unknown_type` adds
@@ -7,7 +8,7 @@ the closest names registered in that registry (its scope and its parents).
 import difflib
 import re
 from contextlib import contextmanager
-from typing import Iterator, List, Optional
+from typing import Dict, Iterable, Iterator, List, Optional
 
 from mmengine.registry import Registry
 
@@ -77,5 +78,27 @@ def unknown_types_explained() -> Iterator[None]:
         raise explained from error
 
 
+def near_misses(keys: Iterable[str], known: Iterable[str],
+                cutoff: float = 0.85) -> Dict[str, str]:
+    """Keys that are not ``known`` but spelt almost like one of them.
+
+    A config's top level also holds its own variables (``codec``,
+    ``train_pipeline``...), so unknown keys are fine; ``load_form`` or
+    ``param_schedulers`` are typos that mmengine would ignore silently.
+
+    Returns:
+        dict: Each near-miss key and the known key it resembles.
+    """
+    known = list(known)
+    misses = {}
+    for key in keys:
+        if key in known:
+            continue
+        close = difflib.get_close_matches(key, known, n=1, cutoff=cutoff)
+        if close:
+            misses[key] = close[0]
+    return misses
+
+
 __all__ = ['explain_unknown_type', 'registered_names',
-           'unknown_types_explained']
+           'unknown_types_explained', 'near_misses']

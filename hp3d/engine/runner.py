@@ -1,4 +1,5 @@
 """hp3d's Runner: mmengine's, with crash-safe checkpoints and CPU DDP."""
+import inspect
 import os
 import os.path as osp
 from typing import Dict, List, Optional, Sequence, Set, Union
@@ -21,6 +22,7 @@ from hp3d.engine.codec_check import (
     check_codecs,
     codec_record,
 )
+from hp3d.engine.config_errors import near_misses
 from hp3d.engine.data_check import check_dataset
 from hp3d.engine.dist import CPU_BACKEND, init_cpu_dist
 from hp3d.engine.hooks import AtomicCheckpointHook, MainProcessLoggerHook
@@ -91,6 +93,19 @@ class Hp3dRunner(Runner):
       distinct timestamps, so they share no message hub, logger or log
       directory.
     """
+
+    @classmethod
+    def from_cfg(cls, cfg: Config) -> 'Hp3dRunner':
+        """Build from a config, as mmengine does; top-level keys spelt
+        almost like a runner argument (``load_form``) get a warning, since
+        mmengine ignores unknown top-level keys."""
+        runner = super().from_cfg(cfg)
+        known = set(inspect.signature(Runner.__init__).parameters) | {
+            'compile', 'runner_type', 'custom_imports'}
+        for key, meant in near_misses(cfg.keys(), known).items():
+            runner.logger.warning(f'The config sets {key!r}, which nothing '
+                                  f'reads: did you mean {meant!r}?')
+        return runner
 
     @property
     def cfg(self) -> Config:

@@ -56,3 +56,24 @@ def test_context_explains_unknown_types_and_passes_other_key_errors():
         with unknown_types_explained():
             raise other
     assert info.value is other and info.value.__cause__ is None
+
+
+def test_misspelt_top_level_keys_are_warned_about(tmp_path):
+    from engine_toys import toy_cfg
+    from mmengine.config import Config
+
+    from hp3d.engine import Hp3dRunner
+    from hp3d.engine.config_errors import near_misses
+
+    known = ('load_from', 'param_scheduler', 'work_dir')
+    assert near_misses(['load_form', 'param_schedulers', 'train_pipeline',
+                        'load_from', 'codec'], known) == {
+                            'load_form': 'load_from',
+                            'param_schedulers': 'param_scheduler'}
+    runner = Hp3dRunner.from_cfg(Config(dict(
+        toy_cfg(str(tmp_path)), load_form='x.pth', codec=dict(type='C'))))
+    log = next(tmp_path.glob('*/*.log')).read_text()
+    assert "The config sets 'load_form', which nothing reads: did you mean " \
+        "'load_from'?" in log
+    assert 'codec' not in log.split('Config:')[0]
+    assert runner.cfg.load_form == 'x.pth'
