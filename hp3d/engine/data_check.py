@@ -1,10 +1,12 @@
-"""A loop's data must hold samples, and training data must hold 3D GT.
+"""A loop's data must hold samples (and its images folder must exist), and
+training data must hold 3D GT.
 
 An annotation file whose every record is rejected builds an empty dataset
 (the converters report such files), and a box-only file builds one without
 any 3D ground truth. A run on either would crash deep in the sampler, or
 train for its whole schedule on a loss of 0 and save "best" checkpoints.
 """
+import os.path as osp
 from collections import Counter
 from typing import List
 
@@ -54,6 +56,14 @@ def check_dataset(dataloader: object, name: str, training: bool) -> None:
     if len(dataset) == 0:
         raise ValueError(f'{name}: {_files(parts)} holds no usable hand'
                          f'{_rejections(parts)}')
+    for part in parts:
+        img_root = getattr(part, 'data_prefix', {}).get('img', '')
+        # local roots only (URIs are the file backend's business); without
+        # this, every sample fails to load and mmengine gives up after 1000
+        if img_root and '://' not in img_root and not osp.isdir(img_root):
+            raise FileNotFoundError(
+                f'{name}: the image directory {img_root} of {part.ann_file} '
+                'does not exist (data_root or data_prefix.img wrong?)')
     if not training:
         return
     has_gt = [d.get_arrays().get('has_gt') for d in parts

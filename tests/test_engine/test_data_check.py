@@ -55,3 +55,17 @@ def test_training_on_a_box_only_file_is_refused(synthetic_root):
     # one file with GT in a concatenation is enough
     both = ConcatDataset([boxes, _dataset(synthetic_root / ANN)])
     check_dataset(DataLoader(both), 'train_dataloader', training=True)
+
+
+def test_missing_image_directory_is_named(synthetic_root, tmp_path):
+    with_images = EgoExo4DHandDataset(
+        ANN, data_root=str(synthetic_root), data_prefix=dict(img='images'),
+        serialize_data=False)
+    check_dataset(DataLoader(with_images), 'val_dataloader', training=False)
+    moved = EgoExo4DHandDataset(
+        str(synthetic_root / ANN), data_prefix=dict(img=str(tmp_path / 'no')),
+        serialize_data=False)
+    with pytest.raises(FileNotFoundError, match=(
+            rf"val_dataloader: the image directory {tmp_path / 'no'} of "
+            rf'{synthetic_root / ANN} does not exist')):
+        check_dataset(DataLoader(moved), 'val_dataloader', training=False)
