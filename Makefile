@@ -29,11 +29,11 @@ $(STAMP): $(REQS)
 	@touch $(STAMP)
 
 test: install
-	$(PY) -m ruff check hp3d tools tests
+	$(PY) -m ruff check hp3d tools tests configs
 	$(PY) -m pytest -n 2 tests $(PYTEST_ARGS)
 
 demo: install
 	bash tools/demo.sh $(PY)
 
 lint: install
-	$(PY) -m ruff check hp3d tools tests
+	$(PY) -m ruff check hp3d tools tests configs

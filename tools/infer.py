@@ -52,6 +52,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         'folder (or the image\'s own folder)')
     source.add_argument('--ann-file',
                         help='official annotation file (GT or box-only)')
+    parser.add_argument('--camera-dir', default='',
+                        help='with --ann-file: folder of per-take camera '
+                        'files ({take_uid}.json); takes without one use the '
+                        'default Aria intrinsics')
     parser.add_argument('--out', help='predictions JSON; defaults to '
                         '{out-dir}/predictions.json')
     parser.add_argument('--out-dir', help='output folder')
@@ -60,6 +64,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--batch-size', type=int, default=32)
     args = parser.parse_args(argv)
+    if args.camera_dir and args.ann_file is None:
+        parser.error('--camera-dir goes with --ann-file')
     if args.out is None and args.out_dir is None:
         parser.error('give --out or --out-dir')
     if args.vis and args.out_dir is None:
@@ -119,7 +125,7 @@ def build_samples(inferencer: Hand3DInferencer,
         # having few valid joints.
         dataset = EgoExo4DHandDataset(
             ann_file=args.ann_file,
-            data_prefix=dict(img=args.input, camera=''),
+            data_prefix=dict(img=args.input, camera=args.camera_dir),
             min_valid_joints=0,
             test_mode=True)
         keys = [(info['take_uid'], str(info['frame_number']), info['hand'])

@@ -16,10 +16,9 @@ from typing import List
 from mmengine.config import Config, ConfigDict, DictAction
 
 # hp3d.engine also sets up safe checkpoint loading and registers Hp3dRunner
-from hp3d.engine import destroy_dist, unknown_types_explained
+from hp3d.engine import Hp3dRunner, destroy_dist, unknown_types_explained
 from hp3d.registry import DATASETS, METRICS, RUNNERS
 
-DEFAULT_RUNNER = 'Hp3dRunner'
 SUBMISSION_ARG = 'submission_file'
 
 
@@ -103,7 +102,7 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     cfg.launcher = args.launcher
     cfg.load_from = args.checkpoint
     if 'runner_type' not in cfg:
-        cfg.runner_type = DEFAULT_RUNNER
+        cfg.runner_type = Hp3dRunner.__name__
 
     # work_dir priority: CLI > config > ./work_dirs/<config name>
     if args.work_dir is not None:

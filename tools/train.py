@@ -15,10 +15,8 @@ from mmengine.config import Config, DictAction
 from mmengine.device import get_device
 
 # hp3d.engine also sets up safe checkpoint loading and registers Hp3dRunner
-from hp3d.engine import destroy_dist, unknown_types_explained
+from hp3d.engine import Hp3dRunner, destroy_dist, unknown_types_explained
 from hp3d.registry import RUNNERS
-
-DEFAULT_RUNNER = 'Hp3dRunner'
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -84,7 +82,7 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
         cfg.merge_from_dict(args.cfg_options)
     cfg.launcher = args.launcher
     if 'runner_type' not in cfg:
-        cfg.runner_type = DEFAULT_RUNNER
+        cfg.runner_type = Hp3dRunner.__name__
 
     # work_dir priority: CLI > config > ./work_dirs/<config name>
     if args.work_dir is not None:

@@ -18,10 +18,15 @@ from hp3d.registry import FUNCTIONS, TRANSFORMS
 from .base_inferencer import BaseHand3DInferencer, check_hands, per_hand
 from .hand_samples import HandSamples
 
-__all__ = ['IMAGE_SUFFIXES', 'list_images', 'ImageInferencer']
+__all__ = ['IMAGE_SUFFIXES', 'list_images', 'ImageInferencer', 'ImageType',
+           'BoxesType', 'HandsType']
 
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp')
 ImageType = Union[str, Path, np.ndarray]
+# (N, 4) or (4,) xyxy px boxes of one image, or one such per image
+BoxesType = Union[np.ndarray, Sequence]
+# 'left'/'right' for all boxes, or one per box (per image)
+HandsType = Union[str, Sequence]
 
 
 def list_images(folder: Union[str, Path]) -> List[Path]:
@@ -80,8 +85,8 @@ class ImageInferencer(BaseHand3DInferencer):
 
     def build_samples(self,
                       inputs: Union[ImageType, Sequence[ImageType]],
-                      bboxes,
-                      hands,
+                      bboxes: BoxesType,
+                      hands: HandsType,
                       cam_K: Optional[np.ndarray] = None) -> HandSamples:
         """Sample dicts (docs/design.md §1) of hand boxes, without GT.
 
@@ -89,11 +94,13 @@ class ImageInferencer(BaseHand3DInferencer):
             inputs (str | Path | np.ndarray | Sequence): One image (a path
                 or an (H, W, 3) uint8 BGR array), a list of them, or a
                 folder (its images sorted by name, see :func:`list_images`).
-            bboxes: For one image, its boxes (N, 4) (or (4,) for one hand)
-                xyxy px; for several, a sequence with one such per image.
-            hands: For one image, one ``'left'``/``'right'`` per box (or a
-                string for all its boxes); for several, one such per image,
-                or one string for all boxes of all images.
+            bboxes (array-like | Sequence): For one image, its boxes
+                (N, 4) (or (4,) for one hand) xyxy px; for several, a
+                sequence with one such per image.
+            hands (str | Sequence): For one image, one ``'left'``/
+                ``'right'`` per box (or a string for all its boxes); for
+                several, one such per image, or one string for all boxes of
+                all images.
             cam_K (np.ndarray, optional): (3, 3) or (N, 3, 3) intrinsics
                 over all N hands. Defaults to
                 :func:`hp3d.datasets.camera.default_intrinsics`.
@@ -187,8 +194,8 @@ class ImageInferencer(BaseHand3DInferencer):
 
     def __call__(self,
                  inputs: Union[ImageType, Sequence[ImageType]],
-                 bboxes,
-                 hands,
+                 bboxes: BoxesType,
+                 hands: HandsType,
                  cam_K: Optional[np.ndarray] = None,
                  wrist_2d_px: Optional[np.ndarray] = None,
                  wrist_depth_m: Union[None, float, np.ndarray] = None,
@@ -198,7 +205,13 @@ class ImageInferencer(BaseHand3DInferencer):
         """Predict the hands in the boxes of one or more images.
 
         Args:
-            inputs, bboxes, hands, cam_K: See :meth:`build_samples`.
+            inputs (str | Path | np.ndarray | Sequence): Images, as in
+                :meth:`build_samples`.
+            bboxes (array-like | Sequence): Boxes, as in
+                :meth:`build_samples`.
+            hands (str | Sequence): Handedness, as in :meth:`build_samples`.
+            cam_K (np.ndarray, optional): Intrinsics, as in
+                :meth:`build_samples`.
             wrist_2d_px (np.ndarray, optional): (2,) or (N, 2) wrist pixel
                 of each hand in its image (e.g. from a 2D detector).
             wrist_depth_m (float | np.ndarray, optional): Camera-frame z of

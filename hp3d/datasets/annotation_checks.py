@@ -59,6 +59,9 @@ REJECTION_KINDS = (
     'bad_units',  # 3D evidently not in metres
     'bad_projection',  # 2D far from the projection of the 3D
 )
+# What a loader does with a bad record: leave it out (and report it), or
+# raise.
+ON_BAD_RECORD = ('skip', 'error')
 # Largest plausible wrist to middle-finger-base distance, metres (adult
 # hands: ~0.09-0.11 m; millimetres would read ~100).
 MAX_PALM_M = 1.0
@@ -84,6 +87,11 @@ class Rejection:
     hand: Optional[str]
     kind: str
     reason: str
+
+    def __post_init__(self) -> None:
+        if self.kind not in REJECTION_KINDS:
+            raise ValueError(f'unknown rejection kind {self.kind!r}; add it '
+                             'to REJECTION_KINDS')
 
     def message(self, source: str) -> str:
         """The rejection as one line naming ``source`` (the file)."""
@@ -496,8 +504,8 @@ def annotated_hand_keys(anno: object) -> List[Tuple[str, str, str]]:
 
 
 __all__ = [
-    'MAX_FILE_MB', 'MAX_PALM_M', 'MAX_REPROJECTION_PX', 'ANNOTATION_FILE_RE',
-    'REJECTION_KINDS', 'Rejection',
+    'MAX_FILE_MB', 'ON_BAD_RECORD', 'MAX_PALM_M', 'MAX_REPROJECTION_PX',
+    'ANNOTATION_FILE_RE', 'REJECTION_KINDS', 'Rejection',
     'HandRecord', 'read_json', 'infer_split', 'is_safe_name', 'is_annotated',
     'iter_hand_records', 'annotated_hand_keys'
 ]

@@ -13,6 +13,7 @@ from .annotation_checks import (
     MAX_FILE_MB,
     MAX_PALM_M,
     MAX_REPROJECTION_PX,
+    ON_BAD_RECORD,
     HandRecord,
     Rejection,
     infer_split,
@@ -28,7 +29,6 @@ from .metainfo import (
     WRIST,
 )
 
-ON_BAD_RECORD = ('skip', 'error')
 # Per-sample arrays stacked by ``get_arrays``: dtype and per-sample shape.
 _ARRAYS = dict(
     keypoints_2d=(np.float32, (NUM_JOINTS, 2)),
@@ -243,7 +243,7 @@ class EgoExo4DHandDataset(BaseDataset):
             rejection = Rejection(
                 d['take_uid'], str(d['frame_number']), d['hand'],
                 'bad_projection',
-                f'the 2D lies {off[id(d)]:.0f} px (median of the valid '
+                f'the 2D lies {off[id(d)]:.1f} px (median of the valid '
                 'joints) from the projection of the 3D through the take\'s '
                 f'intrinsics; the benchmark keeps joints within '
                 f'{MAX_REPROJECTION_PX:g} px')
@@ -271,7 +271,7 @@ class EgoExo4DHandDataset(BaseDataset):
             raise ValueError(
                 f'{self.ann_file}: the 2D of {kinds["bad_projection"]} of '
                 f'{kinds["bad_projection"] + num_gt} hands lies '
-                f'{np.median(off_px):.0f} px (median) from the projection of '
+                f'{np.median(off_px):.1f} px (median) from the projection of '
                 "their 3D through the cameras' intrinsics, where the "
                 f'benchmark keeps joints within {MAX_REPROJECTION_PX:g} px: '
                 '2D of the portrait view or of another image size, or '

@@ -20,7 +20,12 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
-from .annotation_checks import Rejection, iter_hand_records, read_json
+from .annotation_checks import (
+    ON_BAD_RECORD,
+    Rejection,
+    iter_hand_records,
+    read_json,
+)
 from .metainfo import MIN_VALID_JOINTS, MIRROR_AXIS, NUM_JOINTS, WRIST
 
 # Thresholds of the synthetic data's statistics check: per-joint mean within
@@ -53,12 +58,12 @@ def load_hand_annotations(ann_file: str,
         dict: ``keypoints_3d`` (N, K, 3) m, ``keypoints_2d`` (N, K, 2) px,
         ``valid`` (N, K) bool, ``bbox`` (N, 4) xyxy px, ``is_left`` (N,)
         bool, ``has_gt`` (N,) bool, ``take_uid`` (N,) str, ``frame_number``
-        (N,) int, and ``rejections``: a list of dicts (take, frame, hand,
-        kind, reason).
+        (N,) int, and ``rejections``: a list of dicts (take_uid, frame,
+        hand, kind, reason).
     """
-    if on_bad_record not in ('skip', 'error'):
-        raise ValueError(f"on_bad_record must be 'skip' or 'error', got "
-                         f'{on_bad_record!r}')
+    if on_bad_record not in ON_BAD_RECORD:
+        raise ValueError(f'on_bad_record must be one of {ON_BAD_RECORD}, '
+                         f'got {on_bad_record!r}')
     records, rejections = [], []
     for item in iter_hand_records(read_json(ann_file), min_valid_joints,
                                   ann_file):

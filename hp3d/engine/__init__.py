@@ -4,14 +4,15 @@ Importing this package allow-lists the globals mmengine checkpoints need for
 ``torch.load(weights_only=True)`` and makes mmengine load local checkpoints
 through :func:`load_local_checkpoint` (see docs/reliability.md).
 """
-from .atomic_io import replace_atomically, write_text_atomic
+from hp3d.utils.atomic_io import replace_atomically, write_text_atomic
+
 from .config_errors import (
     explain_unknown_type,
     registered_names,
     unknown_types_explained,
 )
 from .dist import destroy_dist, init_cpu_dist
-from .hooks import AtomicCheckpointHook, NaNGuardHook
+from .hooks import AtomicCheckpointHook, MainProcessLoggerHook, NaNGuardHook
 from .loops import ResumableEpochBasedTrainLoop
 from .rng import get_rng_state, preserved_rng_state, set_rng_state
 from .runner import Hp3dRunner
@@ -27,7 +28,8 @@ register_safe_globals()
 
 __all__ = [
     'Hp3dRunner', 'ResumableEpochBasedTrainLoop', 'AtomicCheckpointHook',
-    'NaNGuardHook', 'SAFE_GLOBALS', 'UnsafeCheckpointError',
+    'NaNGuardHook', 'MainProcessLoggerHook', 'SAFE_GLOBALS',
+    'UnsafeCheckpointError',
     'CorruptCheckpointError',
     'load_local_checkpoint', 'register_safe_globals', 'init_cpu_dist',
     'destroy_dist',

@@ -16,7 +16,6 @@ from mmengine.runner import BaseLoop, Runner
 from mmengine.runner.checkpoint import find_latest_checkpoint
 from torch.nn.parallel import DistributedDataParallel
 
-from hp3d.engine.atomic_io import TMP_SUFFIX, replace_atomically
 from hp3d.engine.codec_check import (
     check_checkpoint_codec,
     check_codecs,
@@ -28,6 +27,7 @@ from hp3d.engine.dist import CPU_BACKEND, init_cpu_dist
 from hp3d.engine.hooks import AtomicCheckpointHook, MainProcessLoggerHook
 from hp3d.engine.loops import ResumableEpochBasedTrainLoop
 from hp3d.registry import MODEL_WRAPPERS, RUNNERS
+from hp3d.utils.atomic_io import TMP_SUFFIX, replace_atomically
 
 # mmengine's default: checkpoints of DDP-wrapped models
 MMENGINE_REVISE_KEYS = ((r'^module.', ''), )

@@ -6,13 +6,13 @@ K x 3, "right_hand_3d": [] | K x 3}}}``.
 import json
 import os
 import os.path as osp
-import tempfile
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from hp3d.datasets.annotation_checks import annotated_hand_keys, read_json
 from hp3d.datasets.metainfo import HANDS
+from hp3d.utils.atomic_io import write_text_atomic
 
 # (take_uid, frame_number_str, hand)
 HandKey = Tuple[str, str, str]
@@ -95,24 +95,12 @@ def build_submission(predictions: Dict[HandKey, np.ndarray],
 
 
 def write_json_atomic(obj: object, path: str) -> None:
-    """Write strict JSON (no NaN) to a temporary file, then rename it over
-    ``path``: readers never see a half-written file."""
-    directory = osp.dirname(osp.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp_path = tempfile.mkstemp(
-        dir=directory, prefix=f'.{osp.basename(path)}.', suffix='.tmp')
-    try:
-        with os.fdopen(fd, 'w') as f:
-            json.dump(obj, f, allow_nan=False)
-            f.flush()
-            os.fsync(f.fileno())
-        # mkstemp creates the file private (0600); a results file is not.
-        os.chmod(tmp_path, 0o644)
-        os.replace(tmp_path, path)
-    except BaseException:
-        if osp.exists(tmp_path):
-            os.remove(tmp_path)
-        raise
+    """Write strict JSON (no NaN) so that readers never see a half-written
+    file (:func:`hp3d.utils.atomic_io.write_text_atomic`); the directory
+    is created if missing."""
+    text = json.dumps(obj, allow_nan=False)
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    write_text_atomic(path, text)
 
 
 __all__ = [

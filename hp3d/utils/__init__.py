@@ -1,5 +1,5 @@
 from .build import build_module
-from .typing import Batch, ConfigType, MultiConfig, OptConfigType, OptMultiConfig
+from .typing import ConfigType, MultiConfig, OptConfigType, OptMultiConfig
 
-__all__ = ['build_module', 'Batch', 'ConfigType', 'MultiConfig', 'OptConfigType',
+__all__ = ['build_module', 'ConfigType', 'MultiConfig', 'OptConfigType',
            'OptMultiConfig']

@@ -19,6 +19,7 @@ from mmengine.visualization import Visualizer
 
 from hp3d.datasets.camera import project
 from hp3d.datasets.metainfo import FINGER_COLORS, FINGERS, WRIST
+from hp3d.evaluation.functional.keypoint_eval import mpjpe
 from hp3d.registry import VISUALIZERS
 from hp3d.utils import ConfigType
 
@@ -90,12 +91,14 @@ def prediction_to_frame(pred_mm: np.ndarray, gt_m: np.ndarray,
 
 def wrist_relative_mpjpe_mm(pred_mm: np.ndarray, gt_m: np.ndarray,
                             valid: np.ndarray) -> float:
-    """Mean joint error (mm) of a wrist-relative prediction, valid joints."""
+    """Mean joint error (mm) of a wrist-relative prediction over the valid
+    joints with finite coordinates (NaN when there is none)."""
     gt_mm = np.asarray(gt_m, dtype=np.float64) * 1000.0
     gt_mm = gt_mm - gt_mm[WRIST]
-    error = np.linalg.norm(np.asarray(pred_mm) - gt_mm, axis=-1)
-    valid = np.asarray(valid, dtype=bool) & np.isfinite(error)
-    return float(error[valid].mean()) if valid.any() else math.nan
+    pred_mm = np.asarray(pred_mm, dtype=np.float64)
+    mask = (np.asarray(valid, dtype=bool) & np.isfinite(gt_mm).all(axis=-1)
+            & np.isfinite(pred_mm).all(axis=-1))
+    return float(mpjpe(pred_mm[None], gt_mm[None], mask[None])[0])
 
 
 @VISUALIZERS.register_module()

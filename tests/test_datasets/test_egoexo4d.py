@@ -234,7 +234,7 @@ def test_2d_off_the_projection_of_the_3d_is_rejected(tmp_path):
     [rejection] = ds.rejections
     assert (rejection['take_uid'], rejection['frame'], rejection['hand'],
             rejection['kind']) == ('take-a', '3', 'right', 'bad_projection')
-    assert re.match(r'the 2D lies 4\d px \(median of the valid joints\) from '
+    assert re.match(r'the 2D lies 4\d\.\d px \(median of the valid joints\) from '
                     r'the projection of the 3D', rejection['reason'])
     with pytest.raises(ValueError, match="take 'take-a', frame '3', hand "
                        "'right': the 2D lies"):
@@ -249,7 +249,7 @@ def test_2d_off_the_projection_of_the_3d_is_rejected(tmp_path):
                     frame[f'{hand}_hand_2d'] = np.stack(
                         [511 - uv[:, 1], uv[:, 0]], axis=1).tolist()
     with pytest.raises(ValueError, match=(
-            r'val_public.json: the 2D of 4 of 4 hands lies \d+ px \(median\) '
+            r'val_public.json: the 2D of 4 of 4 hands lies [\d.]+ px \(median\) '
             r"from the projection of their 3D .* portrait view")):
         build(write_anno(tmp_path, anno))
 

@@ -259,3 +259,30 @@ def test_unparsable_boxes_file_is_named(tmp_path):
     boxes.write_text('{"a.png": [{"bbox": [10, 20, 110')
     with pytest.raises(ValueError, match=rf'{boxes}: invalid JSON at line 1'):
         _load_tool().read_boxes(str(boxes), tmp_path)
+
+
+def test_camera_files_of_an_annotation_file_are_used(lifting_ckpt, tmp_path):
+    # 2D annotated through another camera than the default one
+    anno_path = tmp_path / 'ego_pose_gt_anno_val_public.json'
+    cam_K = np.array([[300.0, 0.0, 250.0], [0.0, 300.0, 260.0], [0, 0, 1]])
+    hand = _gt_hand(1, 5)
+    joints_m = np.array(hand['joints_3d'], dtype=float)
+    hand['joints_2d'] = project(joints_m, cam_K).tolist()
+    valid_px = project(joints_m[np.array(hand['valid'])], cam_K)
+    hand['bbox'] = np.concatenate([valid_px.min(0) - 10,
+                                   valid_px.max(0) + 10]).tolist()
+    anno_path.write_text(json.dumps(
+        {'uid_a': {'10': _frame('uid_a', 10, {'right': hand})}}))
+    camera_dir = tmp_path / 'camera_pose'
+    camera_dir.mkdir()
+    (camera_dir / 'uid_a.json').write_text(json.dumps(
+        {'aria01': {'camera_intrinsics': cam_K.tolist()}}))
+    args = [str(LIFTING_CONFIG), str(lifting_ckpt), '', '--ann-file',
+            str(anno_path), '--out', str(tmp_path / 'preds.json')]
+    # through the default intrinsics the 2D is off the 3D: the file is
+    # refused
+    with pytest.raises(ValueError, match='the 2D of 1 of 1 hands lies'):
+        _load_tool().main(args)
+    assert _load_tool().main(args + ['--camera-dir', str(camera_dir)]) == 0
+    preds = json.loads((tmp_path / 'preds.json').read_text())
+    assert np.array(preds['uid_a']['10']['right_hand_3d']).shape == (21, 3)

@@ -37,7 +37,7 @@ from mmengine.dataset import Compose, default_collate
 from mmengine.model import ImgDataPreprocessor
 
 from hp3d.datasets.camera import default_intrinsics
-from hp3d.datasets.metainfo import NUM_JOINTS
+from hp3d.datasets.metainfo import HANDS, NUM_JOINTS
 from hp3d.datasets.transforms import get_warp_matrix
 
 INPUT_SIZE = (224, 224)
@@ -155,7 +155,7 @@ def make_samples(paths: Sequence[str], sides_px, rng: np.random.Generator
     for i, path in enumerate(paths):
         side = rng.uniform(*sides_px, size=2)
         x1, y1 = rng.uniform(0, 512 - side)
-        hand = ('right', 'left')[i % 2]
+        hand = HANDS[i % 2]
         samples.append(dict(
             sample_idx=i, img_path=path, take_uid='bench', take_name='bench',
             frame_number=i, hand=hand, is_left=hand == 'left',

@@ -30,7 +30,12 @@ import numpy as np
 import torch
 
 from hp3d.codecs.pose3d_codec import DEFAULT_JOINT_STATS_FILE
-from hp3d.datasets.metainfo import FINGER_JOINTS, FINGERS, MIN_VALID_JOINTS
+from hp3d.datasets.metainfo import (
+    FINGER_JOINTS,
+    FINGERS,
+    HANDS,
+    MIN_VALID_JOINTS,
+)
 from hp3d.datasets.stats import (
     annotation_stats,
     box_stats,
@@ -286,7 +291,7 @@ def _test_boxes(prior: PosePrior, num: int = 6000):
 
 def fit_position(prior: PosePrior, ref: dict, iters: int = 6) -> PosePrior:
     """Stage 2: fixed-point updates of the image position and depth."""
-    hands = ('right', 'left')
+    hands = HANDS
     for _ in range(iters):
         box = _test_boxes(prior)
         centers = {h: tuple(np.round(np.asarray(getattr(

@@ -28,6 +28,7 @@ from typing import Dict, List, Optional, Sequence
 from hp3d.datasets.annotation_checks import ANNOTATION_FILE_RE, MAX_FILE_MB
 from hp3d.datasets.egoexo4d import EgoExo4DHandDataset
 from hp3d.datasets.metainfo import MIN_VALID_JOINTS
+from hp3d.datasets.synthetic.generate import ANNOTATION_DIR
 from hp3d.evaluation.submission import write_json_atomic
 
 # Examples of missing images / rejected records kept in the report.
@@ -161,7 +162,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict:
     linked = []
     for ann_file in ann_files:
         linked.append(
-            osp.join(args.out, 'annotations', osp.basename(ann_file)))
+            osp.join(args.out, ANNOTATION_DIR, osp.basename(ann_file)))
         link(ann_file, linked[-1], args.force)
     link(args.img_dir, osp.join(args.out, 'images'), args.force)
     if args.camera_dir:

@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from hp3d.datasets.metainfo import HANDS
+from hp3d.datasets.synthetic.generate import ANNOTATION_DIR, GT_FILE
 from hp3d.visualization import draw_skeleton_2d
 
 # Box colours (BGR) per hand side.
@@ -65,8 +66,8 @@ def hands_window(frame: dict, size: int) -> tuple:
 
 def main() -> None:
     args = parse_args()
-    ann_file = osp.join(args.data_root, 'annotations',
-                        f'ego_pose_gt_anno_{args.split}_public.json')
+    ann_file = osp.join(args.data_root, ANNOTATION_DIR,
+                        GT_FILE.format(split=args.split))
     with open(ann_file) as f:
         takes = list(json.load(f).values())
     if not takes:

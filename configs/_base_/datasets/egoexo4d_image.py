@@ -63,18 +63,9 @@ val_dataloader = dict(
 # The official public test file: hand boxes only. `tools/test.py CONFIG CKPT
 # --dump-submission preds.json` predicts every box (8,772 hands).
 test_dataloader = dict(
-    batch_size=64,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    collate_fn=dict(type='default_collate'),
-    dataset=dict(
-        type='EgoExo4DHandDataset',
-        data_root=data_root,
-        data_prefix=data_prefix,
-        ann_file='annotations/ego_pose_gt_anno_test_public.json',
-        test_mode=True,
-        pipeline=test_pipeline))
+    val_dataloader,
+    dataset=dict(val_dataloader['dataset'],
+                 ann_file='annotations/ego_pose_gt_anno_test_public.json'))
 
 val_evaluator = dict(type='EgoExo4DHandMetric')
 test_evaluator = dict(type='EgoExo4DHandMetric')

@@ -1,7 +1,5 @@
 # The official POTTER hand recipe: Adam 1e-4, 70 epochs, validate every epoch.
-train_cfg = dict(by_epoch=True, max_epochs=70, val_interval=1)
-val_cfg = dict()
-test_cfg = dict()
-optim_wrapper = dict(optimizer=dict(type='Adam', lr=1e-4))
-param_scheduler = []
-auto_scale_lr = dict(base_batch_size=64, enable=False)
+_base_ = ['./adam_30e.py']
+
+train_cfg = dict(max_epochs=70)
+optim_wrapper = dict(optimizer=dict(lr=1e-4))

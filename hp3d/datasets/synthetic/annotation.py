@@ -13,6 +13,7 @@ from typing import Dict, Optional
 
 import numpy as np
 
+from ..camera import IMAGE_SIZE_PX
 from ..metainfo import MIN_VALID_JOINTS, WRIST
 from .hand_pose import intrinsics_for, pose_hands
 from .pose_prior import LATENT_DIM, PosePrior, sample_shapes
@@ -130,7 +131,7 @@ def hand_fields(hand: str, keypoints_3d_m: Optional[np.ndarray] = None,
 def sample_annotated_hands(rng: np.random.Generator,
                            num: int,
                            prior: Optional[PosePrior] = None,
-                           image_size: int = 512,
+                           image_size: int = IMAGE_SIZE_PX,
                            left_fraction: Optional[float] = None
                            ) -> Dict[str, np.ndarray]:
     """I.i.d. annotated hands from the pose prior, without images.

@@ -27,6 +27,9 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from hp3d.utils.atomic_io import TMP_SUFFIX, replace_atomically
+
+from ..camera import IMAGE_SIZE_PX
 from ..metainfo import HANDS, MIN_VALID_JOINTS
 from .annotation import (
     hand_fields,
@@ -235,13 +238,13 @@ def generate_take(spec: TakeSpec) -> TakeResult:
 class _ObjectWriter:
     """Streams ``{key: value, ...}`` to a file, formatted like json.dump.
 
-    Writes to ``path + '.tmp'`` and renames on :meth:`close`, so an
+    Writes to ``path + TMP_SUFFIX`` and renames on :meth:`close`, so an
     interrupted run never leaves a complete-looking file.
     """
 
     def __init__(self, path: str):
         self.path = path
-        self.file: TextIO = open(path + '.tmp', 'w')
+        self.file: TextIO = open(path + TMP_SUFFIX, 'w')
         self.file.write('{')
         self.count = 0
 
@@ -254,7 +257,7 @@ class _ObjectWriter:
     def close(self) -> None:
         self.file.write('}')
         self.file.close()
-        os.replace(self.path + '.tmp', self.path)
+        replace_atomically(self.path + TMP_SUFFIX, self.path)
 
 
 def _init_worker() -> None:
@@ -267,7 +270,7 @@ def generate_dataset(out_dir: str,
                      frames_per_take: int = 60,
                      seed: int = 0,
                      workers: int = 1,
-                     image_size: int = 512,
+                     image_size: int = IMAGE_SIZE_PX,
                      progress: bool = True,
                      write_images: bool = True,
                      prior: Optional[PosePrior] = None) -> Dict:
@@ -347,6 +350,7 @@ def generate_dataset(out_dir: str,
 
 
 __all__ = [
-    'SPLITS', 'CAMERA_NAME', 'GT_FILE', 'TEST_BOXES_FILE', 'split_counts',
-    'assign_splits', 'TakeSpec', 'generate_take', 'generate_dataset'
+    'SPLITS', 'CAMERA_NAME', 'ANNOTATION_DIR', 'GT_FILE', 'TEST_BOXES_FILE',
+    'split_counts', 'assign_splits', 'TakeSpec', 'TakeResult',
+    'generate_take', 'generate_dataset'
 ]

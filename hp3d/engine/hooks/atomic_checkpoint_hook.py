@@ -8,8 +8,8 @@ import os.path as osp
 from mmengine.dist import is_main_process
 from mmengine.hooks import CheckpointHook
 
-from hp3d.engine.atomic_io import TMP_SUFFIX, write_text_atomic
 from hp3d.registry import HOOKS
+from hp3d.utils.atomic_io import TMP_SUFFIX, write_text_atomic
 
 __all__ = ['AtomicCheckpointHook']
 

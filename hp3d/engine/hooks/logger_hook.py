@@ -6,8 +6,8 @@ from typing import Dict, Optional
 from mmengine.dist import is_main_process
 from mmengine.hooks import LoggerHook
 
-from hp3d.engine.atomic_io import write_text_atomic
 from hp3d.registry import HOOKS
+from hp3d.utils.atomic_io import write_text_atomic
 
 __all__ = ['MainProcessLoggerHook']
 

@@ -9,7 +9,12 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from hp3d.datasets.coco_export import HAND_CATEGORY_ID, bbox_xyxy_to_xywh, hand_category
+from hp3d.datasets.coco_export import (
+    HAND_CATEGORY_ID,
+    LABELLED,
+    bbox_xyxy_to_xywh,
+    hand_category,
+)
 from hp3d.datasets.metainfo import NUM_JOINTS
 
 # Per-joint OKS sigmas of COCO-WholeBody's hand (mmpose's coco_wholebody_hand
@@ -115,7 +120,7 @@ def build_coco_gt(gt_px: np.ndarray, visible: np.ndarray,
     Returns:
         dict: ``images``, ``annotations``, ``categories``.
     """
-    keypoints = _coco_keypoints(gt_px, visible, flag=2)
+    keypoints = _coco_keypoints(gt_px, visible, flag=LABELLED)
     bbox_xywh = bbox_xyxy_to_xywh(bbox_xyxy)
     visible = np.asarray(visible, dtype=bool)
     images, annotations = [], []

@@ -78,7 +78,9 @@ class JointAttention(nn.Module):
 
     def forward(self, x: Tensor, weight: Optional[Tensor] = None,
                 attn_mask: Optional[Tensor] = None) -> Tensor:
-        """Args:
+        """Attend over the joints of each hand.
+
+        Args:
             x (Tensor): (B, K, C) tokens; (C, K, B) for ``'batch_last'``.
             weight (Tensor, optional): Per-joint factor applied to q, k and v
                 (the seed's handling of invalid joints): (B, K); (K, B) for
@@ -210,7 +212,9 @@ class PoseTransformer(BaseModule):
 
     def forward(self, keypoints_2d: Tensor,
                 weight: Optional[Tensor] = None) -> Tensor:
-        """Args:
+        """Embed each joint as a token and run the blocks.
+
+        Args:
             keypoints_2d (Tensor): (B, K, 2) normalised 2D keypoints.
             weight (Tensor, optional): (B, K) joint validity, 1 valid, 0 not.
 

@@ -584,7 +584,9 @@ class PoolAttnFormer(BaseModule):
             super().init_weights()
 
     def forward(self, x: Tensor) -> Union[Tensor, Tuple[Tensor, ...]]:
-        """Args:
+        """Run the four stages (and the classifier, if built).
+
+        Args:
             x (Tensor): (B, 3, H, W) normalised images.
 
         Returns:
@@ -661,7 +663,9 @@ class HRStream(nn.Module):
                               drop_paths, layer_scale_init, impl))
 
     def forward(self, feats: Sequence[Tensor]) -> Tensor:
-        """Args:
+        """Fuse the basic stream's features into one high-resolution map.
+
+        Args:
             feats (Sequence[Tensor]): The four (B, C_i, H_i, W_i) basic stream
                 features, H_i = H_0 / 2^i.
 
@@ -749,7 +753,9 @@ class PoolAttnFormerHR(BaseModule):
             super().init_weights()
 
     def forward(self, x: Tensor) -> Union[Tensor, Tuple[Tensor, Tensor]]:
-        """Args:
+        """Basic stream, then the HR stream on its features.
+
+        Args:
             x (Tensor): (B, 3, H, W) normalised images, H and W multiples of 32.
 
         Returns:

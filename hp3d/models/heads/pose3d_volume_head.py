@@ -256,7 +256,9 @@ class Pose3DVolumeHead(BaseModule):
         return mix @ normed + self.joint_conv2.bias[:, None] * counts
 
     def forward(self, feats: Union[Tensor, Sequence[Tensor]]) -> Tensor:
-        """Args:
+        """Regress the joints from the features through the volume.
+
+        Args:
             feats (Tensor | Sequence[Tensor]): (B, C, H, W) backbone features,
                 or a sequence whose first item they are (a backbone that also
                 returns low-resolution features).

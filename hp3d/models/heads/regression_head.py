@@ -3,7 +3,7 @@
 Note:
     B: batch size, K: joints, C: token dims.
 """
-from typing import Dict, Union
+from typing import Dict, Optional, Union
 
 from mmengine.model import BaseModule
 from torch import Tensor, nn
@@ -27,7 +27,7 @@ class JointRegressionHead(BaseModule):
     """
 
     def __init__(self, in_channels: int, codec: Union[ConfigType, object],
-                 loss: Union[ConfigType, nn.Module] = None,
+                 loss: Optional[Union[ConfigType, nn.Module]] = None,
                  out_channels: int = 3,
                  init_cfg: OptMultiConfig = None) -> None:
         super().__init__(init_cfg=init_cfg)

@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from hp3d.engine import replace_atomically, write_text_atomic
+from hp3d.utils.atomic_io import replace_atomically, write_text_atomic
 
 
 def test_write_text_atomic_replaces_content(tmp_path):
