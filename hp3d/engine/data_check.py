@@ -12,6 +12,8 @@ from typing import List
 
 import numpy as np
 
+from hp3d.datasets.transforms import LoadImage
+
 __all__ = ['check_dataset']
 
 
@@ -24,6 +26,13 @@ def _annotation_datasets(dataset: object) -> List[object]:
     while not hasattr(dataset, 'ann_file') and hasattr(dataset, 'dataset'):
         dataset = dataset.dataset
     return [dataset] if hasattr(dataset, 'ann_file') else []
+
+
+def _loads_images(dataset: object) -> bool:
+    """Whether the dataset's own pipeline reads image files (the lifting
+    path reads annotations only, whatever its ``data_prefix`` says)."""
+    transforms = getattr(getattr(dataset, 'pipeline', None), 'transforms', [])
+    return any(isinstance(t, LoadImage) for t in transforms)
 
 
 def _files(datasets: List[object]) -> str:
@@ -56,7 +65,7 @@ def check_dataset(dataloader: object, name: str, training: bool) -> None:
     if len(dataset) == 0:
         raise ValueError(f'{name}: {_files(parts)} holds no usable hand'
                          f'{_rejections(parts)}')
-    for part in parts:
+    for part in filter(_loads_images, parts):
         img_root = getattr(part, 'data_prefix', {}).get('img', '')
         # local roots only (URIs are the file backend's business); without
         # this, every sample fails to load and mmengine gives up after 1000

@@ -7,6 +7,7 @@ from torch.utils.data import DataLoader
 
 from hp3d.codecs import LiftingCodec
 from hp3d.datasets import EgoExo4DHandDataset, LiftingTensorDataset
+from hp3d.datasets.transforms import LoadImage
 from hp3d.engine.data_check import check_dataset
 
 ANN = 'annotations/ego_pose_gt_anno_val_public.json'
@@ -58,14 +59,20 @@ def test_training_on_a_box_only_file_is_refused(synthetic_root):
 
 
 def test_missing_image_directory_is_named(synthetic_root, tmp_path):
+    load = [LoadImage()]
     with_images = EgoExo4DHandDataset(
         ANN, data_root=str(synthetic_root), data_prefix=dict(img='images'),
-        serialize_data=False)
+        pipeline=load, serialize_data=False)
     check_dataset(DataLoader(with_images), 'val_dataloader', training=False)
     moved = EgoExo4DHandDataset(
         str(synthetic_root / ANN), data_prefix=dict(img=str(tmp_path / 'no')),
-        serialize_data=False)
+        pipeline=load, serialize_data=False)
     with pytest.raises(FileNotFoundError, match=(
             rf"val_dataloader: the image directory {tmp_path / 'no'} of "
             rf'{synthetic_root / ANN} does not exist')):
         check_dataset(DataLoader(moved), 'val_dataloader', training=False)
+    # the lifting path reads no image: annotation-only data needs no folder
+    lifting = LiftingTensorDataset(EgoExo4DHandDataset(
+        str(synthetic_root / ANN), data_prefix=dict(img=str(tmp_path / 'no')),
+        serialize_data=False), LiftingCodec())
+    check_dataset(DataLoader(lifting), 'train_dataloader', training=True)
