@@ -62,12 +62,14 @@ def test_failed_write_keeps_previous_checkpoint_and_pointer(
         for t in state_dict_of(osp.join(work_dir, 'epoch_3.pth')).values())
 
 
+def _hook_runner(work_dir, **hook_args) -> Hp3dRunner:
+    """A runner whose checkpoint hook saves every epoch with ``hook_args``."""
+    return _runner(str(work_dir), default_hooks=dict(checkpoint=dict(
+        type='AtomicCheckpointHook', interval=1, **hook_args)))
+
+
 def test_outdated_checkpoints_deleted_after_saving(tmp_path):
-    runner = _runner(
-        str(tmp_path),
-        default_hooks=dict(
-            checkpoint=dict(type='AtomicCheckpointHook', interval=1,
-                            max_keep_ckpts=2)))
+    runner = _hook_runner(tmp_path, max_keep_ckpts=2)
     runner.train()
     assert sorted(f for f in os.listdir(tmp_path) if 'pth' in f) == [
         'epoch_2.pth', 'epoch_3.pth'
@@ -76,11 +78,7 @@ def test_outdated_checkpoints_deleted_after_saving(tmp_path):
 
 
 def test_unknown_argument_is_refused_before_training(tmp_path):
-    runner = _runner(
-        str(tmp_path),
-        default_hooks=dict(
-            checkpoint=dict(type='AtomicCheckpointHook', interval=1,
-                            max_keep_ckpt=2)))
+    runner = _hook_runner(tmp_path, max_keep_ckpt=2)
     with pytest.raises(TypeError, match=r"unknown arguments 'max_keep_ckpt' "
                        r"\(did you mean 'max_keep_ckpts'\?\)"):
         runner.train()
