@@ -2,6 +2,7 @@
 import inspect
 import os
 import os.path as osp
+import re
 from typing import Dict, List, Optional, Sequence, Set, Union
 
 import torch
@@ -63,6 +64,39 @@ class _TextCachedConfig(Config):
             # Config.__setattr__ would store it as a config key
             object.__setattr__(self, '_pretty_text_cache', cache)
         return cache[1]
+
+
+def _mismatch(model: torch.nn.Module, checkpoint: dict,
+              revise_keys: Sequence) -> str:
+    """How ``checkpoint``'s weights differ from ``model``'s, worded as
+    mmengine's strict loading; '' when they fit."""
+    model = model.module if is_model_wrapper(model) else model
+    weights = checkpoint.get('state_dict', checkpoint)
+    for pattern, replacement in revise_keys:
+        weights = {re.sub(pattern, replacement, key): value
+                   for key, value in weights.items()}
+    expected = model.state_dict()
+    lines = []
+    unexpected = [key for key in weights if key not in expected]
+    missing = [key for key in expected if key not in weights
+               and 'num_batches_tracked' not in key]
+    shapes = [f'{key}: {tuple(weights[key].shape)} in the checkpoint, '
+              f'{tuple(value.shape)} in the model'
+              for key, value in expected.items()
+              if key in weights and hasattr(weights[key], 'shape')
+              and tuple(weights[key].shape) != tuple(value.shape)]
+    if unexpected:
+        lines.append('unexpected key in source state_dict: '
+                     + ', '.join(unexpected))
+    if missing:
+        lines.append('missing keys in source state_dict: '
+                     + ', '.join(missing))
+    if shapes:
+        lines.append('size mismatch for ' + '; '.join(shapes))
+    if not lines:
+        return ''
+    return '\n'.join(['The model and loaded state dict do not match '
+                      'exactly'] + lines)
 
 
 @RUNNERS.register_module()
@@ -326,6 +360,13 @@ class Hp3dRunner(Runner):
             checkpoint = super().load_checkpoint(
                 filename, map_location=map_location, strict=strict,
                 revise_keys=revise_keys)
+            # mmengine checks strictly on rank 0 only: the other ranks
+            # would evaluate the partly loaded model until a collective
+            # fails
+            mismatch = strict and _mismatch(self.model, checkpoint,
+                                            revise_keys)
+            if mismatch:
+                raise RuntimeError(mismatch)
         except RuntimeError as error:
             if 'do not match exactly' not in str(error):
                 raise

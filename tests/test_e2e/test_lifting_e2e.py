@@ -122,8 +122,12 @@ def test_compiled_config_trains_like_the_eager_one(synthetic_root, tmp_path,
     assert state.keys() == eager.model.state_dict().keys()
 
 
+@pytest.mark.parametrize('rank', [0, 1])
 def test_checkpoint_of_another_model_is_refused_for_evaluation(
-        trained, synthetic_root, tmp_path):
+        trained, synthetic_root, tmp_path, monkeypatch, rank):
+    # mmengine's strict check runs on rank 0 only; hp3d checks every rank
+    monkeypatch.setattr('mmengine.runner.checkpoint.get_dist_info',
+                        lambda: (rank, 2))
     _, work_dir = trained
     ckpt = work_dir / f'epoch_{EPOCHS}.pth'
     cfg = _cfg(synthetic_root, tmp_path, max_epochs=1)
