@@ -142,3 +142,35 @@ def test_checkpoint_of_another_model_is_refused_for_evaluation(
     runner = Hp3dRunner.from_cfg(cfg)
     runner.train()
     assert runner.epoch == 1
+
+
+@pytest.mark.parametrize('action', ['val', 'resume'])
+def test_checkpoint_of_another_model_is_refused_for_val_and_resume(
+        trained, synthetic_root, tmp_path, action):
+    _, work_dir = trained
+    ckpt = work_dir / f'epoch_{EPOCHS}.pth'
+    cfg = _cfg(synthetic_root, tmp_path, max_epochs=EPOCHS + 1)
+    cfg.model.backbone.depth = 2
+    cfg.load_from = str(ckpt)
+    cfg.resume = action == 'resume'
+    runner = Hp3dRunner.from_cfg(cfg)
+    with pytest.raises(RuntimeError, match=(
+            rf'{re.escape(str(ckpt))} does not fit the model of this '
+            'config')):
+        runner.val() if action == 'val' else runner.train()
+
+
+def test_runner_checks_data_before_training(synthetic_root, tmp_path):
+    # the checks are wired into Hp3dRunner's loops, not only callable
+    cfg = _cfg(synthetic_root, tmp_path, max_epochs=1)
+    cfg.train_dataloader.dataset.dataset.ann_file = \
+        'annotations/boxes/ego_pose_gt_anno_test_public.json'
+    with pytest.raises(ValueError, match='train_dataloader: none of the .* '
+                       'has 3D ground truth'):
+        Hp3dRunner.from_cfg(cfg).train()
+    cfg = _cfg(synthetic_root, tmp_path, max_epochs=1)
+    cfg.train_dataloader.dataset.codec.input_mean_px = (300.0, 200.0)
+    with pytest.raises(ValueError, match='train_dataloader encodes targets '
+                       'with other LiftingCodec settings'):
+        Hp3dRunner.from_cfg(cfg).train()
+    assert not list(tmp_path.glob('*.pth'))

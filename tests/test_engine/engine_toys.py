@@ -8,6 +8,7 @@ config uses. Subprocesses import this module through the config's
 import itertools
 import os
 import os.path as osp
+import random
 import socket
 import sys
 import time
@@ -43,8 +44,9 @@ W_TRUE = np.array([1.0, -2.0, 0.5, 3.0], dtype=np.float32)
 class EngineToyDataset(Dataset):
     """``num_samples`` fixed inputs (4,) and targets (1,).
 
-    ``noise_std`` > 0 adds input noise drawn from numpy's global generator at
-    load time, a random augmentation whose draws depend on the RNG state.
+    ``noise_std`` > 0 adds input noise drawn from numpy's global generator
+    and a shift drawn from Python's ``random`` (mmcv's transforms use both)
+    at load time, a random augmentation whose draws depend on the RNG state.
     """
 
     def __init__(self, num_samples: int = 20, noise_std: float = 0.0):
@@ -68,6 +70,7 @@ class EngineToyDataset(Dataset):
         if self.noise_std > 0:
             inputs += np.random.normal(
                 scale=self.noise_std, size=4).astype(np.float32)
+            inputs += np.float32(random.gauss(0.0, self.noise_std))
         return dict(
             inputs=torch.from_numpy(inputs),
             data_samples=dict(

@@ -9,12 +9,13 @@ import torch
 import torch.distributed as torch_dist
 from engine_toys import REPO_ROOT, free_port, toy_cfg
 from mmengine.config import Config
-from mmengine.hooks import CheckpointHook
+from mmengine.hooks import CheckpointHook, LoggerHook
 from mmengine.model import MMDistributedDataParallel
 
 from hp3d.engine import (
     AtomicCheckpointHook,
     Hp3dRunner,
+    MainProcessLoggerHook,
     ResumableEpochBasedTrainLoop,
     init_cpu_dist,
 )
@@ -34,6 +35,8 @@ def test_built_from_runner_type_with_hp3d_defaults(tmp_path):
     checkpoint_hooks = [h for h in runner.hooks
                         if isinstance(h, CheckpointHook)]
     assert [type(h) for h in checkpoint_hooks] == [AtomicCheckpointHook]
+    logger_hooks = [h for h in runner.hooks if isinstance(h, LoggerHook)]
+    assert [type(h) for h in logger_hooks] == [MainProcessLoggerHook]
     loop = runner.build_train_loop(cfg.train_cfg)
     assert type(loop) is ResumableEpochBasedTrainLoop
     assert loop.max_epochs == 3

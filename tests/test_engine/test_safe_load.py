@@ -3,7 +3,9 @@ import argparse
 import os
 import os.path as osp
 import pickle
+import zipfile
 
+import numpy as np
 import pytest
 import torch
 from engine_toys import toy_cfg
@@ -230,3 +232,66 @@ def test_checkpoints_without_crc_and_legacy_ones_load(tmp_path):
     torch.save(weights, legacy, _use_new_zipfile_serialization=False)
     for path in (no_crc, legacy):
         torch.testing.assert_close(load_local_checkpoint(path), weights)
+
+
+def _name(entry) -> str:
+    if isinstance(entry, tuple):
+        return entry[1]
+    return f'{entry.__module__}.{entry.__qualname__}'
+
+
+def test_allow_list_is_exactly_these_globals():
+    # a widened list (builtins.exec, eval...) would let a pickle run code
+    assert {_name(entry) for entry in SAFE_GLOBALS} == {
+        'mmengine.logging.history_buffer.HistoryBuffer',
+        'mmengine.optim.scheduler.param_scheduler.OneCycleParamScheduler',
+        'argparse.Namespace', 'builtins.getattr',
+        'numpy._core.multiarray._reconstruct', 'numpy.core.multiarray.'
+        '_reconstruct', 'numpy._core.multiarray.scalar',
+        'numpy.core.multiarray.scalar', 'numpy.ndarray', 'numpy.dtype',
+        *(f'numpy.dtypes.{type(np.dtype(name)).__name__}' for name in (
+            'bool', 'int8', 'int16', 'int32', 'int64', 'uint8', 'uint16',
+            'uint32', 'uint64', 'float16', 'float32', 'float64')),
+    }
+
+
+class _ExecPayload:
+
+    def __reduce__(self):
+        return exec, ('raise SystemExit("ran")', )
+
+
+def test_exec_payload_is_refused(tmp_path):
+    path = str(tmp_path / 'exec.pth')
+    torch.save(dict(meta=_ExecPayload()), path)
+    with pytest.raises(UnsafeCheckpointError, match='the global `exec`'):
+        load_local_checkpoint(path)
+
+
+def test_getattr_allows_each_owner_only_its_own_names():
+    assert checkpoint_getattr(OneCycleParamScheduler, '_annealing_cos') is \
+        OneCycleParamScheduler._annealing_cos
+    # a name allowed for one class is not allowed for another
+    with pytest.raises(UnsafeCheckpointError):
+        checkpoint_getattr(OneCycleParamScheduler, 'mean')
+    with pytest.raises(UnsafeCheckpointError):
+        checkpoint_getattr(np.ndarray, 'max')
+
+
+def test_numpy_1_checkpoints_load(tmp_path):
+    # numpy 1 pickles name numpy.core.multiarray._reconstruct; numpy 2
+    # renamed the package to numpy._core
+    path = str(tmp_path / 'numpy1.pth')
+    torch.save({'meta': {'scale': np.arange(3.0)}}, path)
+    with zipfile.ZipFile(path) as archive:
+        members = {info.filename: archive.read(info)
+                   for info in archive.infolist()}
+    pickled = next(name for name in members if name.endswith('data.pkl'))
+    assert b'numpy._core.multiarray' in members[pickled]
+    members[pickled] = members[pickled].replace(b'numpy._core.multiarray',
+                                                b'numpy.core.multiarray')
+    with zipfile.ZipFile(path, 'w') as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    np.testing.assert_array_equal(
+        load_local_checkpoint(path)['meta']['scale'], np.arange(3.0))

@@ -35,3 +35,32 @@ def test_replace_atomically_moves_complete_file(tmp_path):
     replace_atomically(str(tmp), str(final))
     assert final.read_bytes() == b'new'
     assert not tmp.exists()
+
+
+def test_writes_are_synced_before_and_after_the_rename(tmp_path, monkeypatch):
+    events = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd):
+        events.append(('fsync', os.readlink(f'/proc/self/fd/{fd}')))
+        real_fsync(fd)
+
+    def replace(src, dst):
+        events.append(('replace', str(src), str(dst)))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, 'fsync', fsync)
+    monkeypatch.setattr(os, 'replace', replace)
+    path = str(tmp_path / 'last_checkpoint')
+    write_text_atomic(path, 'epoch_1.pth')
+    tmp = tmp_path / 'a.pth.tmp'
+    tmp.write_bytes(b'new')
+    replace_atomically(str(tmp), str(tmp_path / 'a.pth'))
+    # the data reaches the disk under the temporary name, then the rename,
+    # then the directory entry
+    assert events == [
+        ('fsync', path + '.tmp'), ('replace', path + '.tmp', path),
+        ('fsync', str(tmp_path)),
+        ('fsync', str(tmp)), ('replace', str(tmp), str(tmp_path / 'a.pth')),
+        ('fsync', str(tmp_path)),
+    ]

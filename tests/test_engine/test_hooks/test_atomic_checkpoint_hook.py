@@ -68,6 +68,49 @@ def _hook_runner(work_dir, **hook_args) -> Hp3dRunner:
         type='AtomicCheckpointHook', interval=1, **hook_args)))
 
 
+def test_failed_pointer_write_keeps_the_previous_pointer(tmp_path,
+                                                         monkeypatch):
+    real_replace = os.replace
+    pointers = []
+
+    def replace(src, dst):
+        if str(dst).endswith('last_checkpoint'):
+            pointers.append(dst)
+            if len(pointers) == 2:
+                raise OSError('No space left on device')
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, 'replace', replace)
+    with pytest.raises(OSError, match='No space left'):
+        _hook_runner(tmp_path).train()
+    assert (tmp_path / 'last_checkpoint').read_text() == str(
+        tmp_path / 'epoch_1.pth')
+    assert not list(tmp_path.glob('*.tmp'))
+
+
+def test_half_written_checkpoint_leaves_no_partial_file(tmp_path,
+                                                        monkeypatch):
+    from mmengine.fileio.backends import LocalBackend
+    real_put = LocalBackend.put
+    puts = []
+
+    def put_half(self, obj, filepath):
+        puts.append(filepath)
+        if len(puts) < 2:
+            return real_put(self, obj, filepath)
+        with open(filepath, 'wb') as f:
+            f.write(obj[:len(obj) // 2])
+        raise OSError('No space left on device')
+
+    monkeypatch.setattr(LocalBackend, 'put', put_half)
+    with pytest.raises(OSError, match='No space left'):
+        _hook_runner(tmp_path).train()
+    assert str(puts[1]).endswith('epoch_2.pth.tmp')
+    assert sorted(p.name for p in tmp_path.glob('*.pth*')) == ['epoch_1.pth']
+    assert (tmp_path / 'last_checkpoint').read_text() == str(
+        tmp_path / 'epoch_1.pth')
+
+
 def test_outdated_checkpoints_deleted_after_saving(tmp_path):
     runner = _hook_runner(tmp_path, max_keep_ckpts=2)
     runner.train()

@@ -92,6 +92,19 @@ def test_skip_stops_after_too_many_skips_in_a_row(tmp_path):
     assert _all_finite(checkpoint)
 
 
+def test_isolated_skips_do_not_add_up(tmp_path):
+    # three faults, never two in a row: each streak of one is reset by the
+    # finite iteration after it
+    runner = _runner(str(tmp_path), 'skip', nan_at_iters=(3, 7, 11),
+                     max_consecutive_skips=1)
+    runner.train()
+    assert runner.iter == 15
+    last = open(osp.join(tmp_path, 'last_checkpoint')).read()
+    checkpoint = torch.load(last, weights_only=True)
+    assert checkpoint['optimizer']['state'][0]['step'] == 12
+    assert _all_finite(checkpoint)
+
+
 def test_a_fault_on_another_process_stops_this_one(tmp_path, monkeypatch):
     # DDP: another rank logged a NaN at iteration 5 (its gradients, being
     # all-reduced, were finite here): this rank must stop with it
