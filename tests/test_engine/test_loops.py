@@ -79,6 +79,24 @@ def test_resume_reaches_the_uninterrupted_state(uninterrupted, tmp_path,
         'val/mse').data[0].tolist() == ref_val_mse
 
 
+def _with_workers(work_dir: str, **overrides) -> Hp3dRunner:
+    cfg = toy_cfg(work_dir, default_hooks=CHECKPOINTS, **overrides)
+    cfg['train_dataloader'].update(num_workers=2, persistent_workers=False)
+    runner = Hp3dRunner.from_cfg(Config(cfg))
+    runner.train()
+    return runner
+
+
+def test_mid_epoch_resume_with_data_workers(tmp_path):
+    # the skipped batches must be loaded (not only their indices drawn): the
+    # workers' augmentations follow each worker's own generator
+    ref = _with_workers(str(tmp_path / 'ref'), custom_hooks=EPOCH_CHECKPOINTS)
+    runner = _with_workers(str(tmp_path / 'resumed'), resume=True,
+                           load_from=str(tmp_path / 'ref' / 'iter_6.pth'))
+    assert runner.iter == 15
+    _assert_identical(_final_state(runner), _final_state(ref))
+
+
 def test_validation_does_not_change_training(uninterrupted, tmp_path):
     _, ref_state, _ = uninterrupted
     runner = _train(str(tmp_path), val_dataloader=None, val_evaluator=None,

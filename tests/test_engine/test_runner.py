@@ -1,4 +1,5 @@
 """Hp3dRunner: defaults, generator states in checkpoints, CPU DDP set-up."""
+import json
 import os
 import os.path as osp
 import time
@@ -193,3 +194,19 @@ def test_slurm_master_address_from_scontrol(monkeypatch, tmp_path):
     _export_slurm_env()
     assert os.environ['MASTER_ADDR'] == 'node3'
     assert os.environ['WORLD_SIZE'] == '2'
+
+
+@pytest.mark.parametrize('main', [True, False])
+def test_only_the_main_process_writes_the_test_metrics_log(tmp_path,
+                                                           monkeypatch, main):
+    from hp3d.engine.hooks import logger_hook
+    monkeypatch.setattr(logger_hook, 'is_main_process', lambda: main)
+    runner = Hp3dRunner.from_cfg(_cfg(tmp_path))
+    runner.test()
+    written = list((tmp_path / runner.timestamp).glob('*.json'))
+    if main:
+        [path] = written
+        assert path.name == f'{runner.timestamp}.json'
+        assert set(json.loads(path.read_text())) >= {'mse'}
+    else:
+        assert written == []
