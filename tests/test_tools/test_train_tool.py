@@ -206,3 +206,16 @@ def test_unknown_type_names_the_closest_registered_ones(train_script,
     with pytest.raises(KeyError, match="'EngineToyModle'.*closest registered "
                        'names: .*EngineToyModel'):
         train_script.main([config])
+
+
+def test_the_process_group_is_destroyed_after_training(train_script,
+                                                       tmp_path, monkeypatch):
+    # left to interpreter shutdown, gloo aborted some successful torchrun
+    # ranks (docs/reliability.md); the runner is dropped first
+    calls = []
+    monkeypatch.setattr(train_script, 'destroy_dist',
+                        lambda: calls.append('destroyed'))
+    config = write_toy_config(str(tmp_path / 'toy.py'), str(tmp_path),
+                              train_cfg=dict(by_epoch=True, max_epochs=1))
+    train_script.main([config])
+    assert calls == ['destroyed']
