@@ -14,6 +14,8 @@ import torch
 from mmengine.model import is_model_wrapper
 from torch import nn
 
+from hp3d.engine.data_check import dataset_parts
+
 __all__ = ['check_codecs', 'codec_record', 'check_checkpoint_codec']
 
 
@@ -41,16 +43,15 @@ def _differing(expected: Dict[str, object],
 def _data_codecs(dataset: object) -> List[object]:
     """Codecs a dataset encodes targets with: its own (lifting), or those of
     its pipeline's transforms (``GenerateTarget``)."""
-    if hasattr(dataset, 'datasets'):  # ConcatDataset
-        return [codec for part in dataset.datasets
-                for codec in _data_codecs(part)]
-    while not hasattr(dataset, 'codec') and hasattr(dataset, 'dataset'):
-        dataset = dataset.dataset  # mmengine's dataset wrappers
-    if hasattr(dataset, 'codec'):
-        return [dataset.codec]
-    transforms = getattr(getattr(dataset, 'pipeline', None), 'transforms',
-                         [])
-    return [t.encoder for t in transforms if hasattr(t, 'encoder')]
+    codecs = []
+    for part in dataset_parts(dataset, 'codec'):
+        if hasattr(part, 'codec'):
+            codecs.append(part.codec)
+            continue
+        transforms = getattr(getattr(part, 'pipeline', None), 'transforms',
+                             [])
+        codecs.extend(t.encoder for t in transforms if hasattr(t, 'encoder'))
+    return codecs
 
 
 def _head_codec(model: nn.Module) -> Optional[object]:

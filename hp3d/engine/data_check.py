@@ -14,18 +14,26 @@ import numpy as np
 
 from hp3d.datasets.transforms import LoadImage
 
-__all__ = ['check_dataset']
+__all__ = ['check_dataset', 'dataset_parts']
+
+
+def dataset_parts(dataset: object, attr: str) -> List[object]:
+    """Each part of ``dataset`` (the parts of a ``ConcatDataset``, else the
+    dataset itself), unwrapped through ``.dataset`` (mmengine's wrappers,
+    ``LiftingTensorDataset``) down to the first level that has ``attr``, or
+    to the innermost one when none has it."""
+    if hasattr(dataset, 'datasets'):  # ConcatDataset
+        return [part for inner in dataset.datasets
+                for part in dataset_parts(inner, attr)]
+    while not hasattr(dataset, attr) and hasattr(dataset, 'dataset'):
+        dataset = dataset.dataset
+    return [dataset]
 
 
 def _annotation_datasets(dataset: object) -> List[object]:
-    """The datasets that read annotation files (``ann_file``), unwrapped
-    from mmengine's wrappers and ``LiftingTensorDataset``."""
-    if hasattr(dataset, 'datasets'):  # ConcatDataset
-        return [part for inner in dataset.datasets
-                for part in _annotation_datasets(inner)]
-    while not hasattr(dataset, 'ann_file') and hasattr(dataset, 'dataset'):
-        dataset = dataset.dataset
-    return [dataset] if hasattr(dataset, 'ann_file') else []
+    """The datasets that read annotation files (``ann_file``)."""
+    return [part for part in dataset_parts(dataset, 'ann_file')
+            if hasattr(part, 'ann_file')]
 
 
 def _loads_images(dataset: object) -> bool:
