@@ -13,7 +13,6 @@ synthetic generator is calibrated against:
 Note:
     Shape symbols: ``N`` hands, ``K`` = 21 joints.
 """
-import json
 import math
 import os
 from typing import Dict, List, Optional, Tuple
@@ -267,12 +266,7 @@ def load_joint_stats(path: str) -> Tuple[np.ndarray, np.ndarray]:
         raise FileNotFoundError(
             f'Joint statistics file {path!r} not found (resolved to '
             f'{resolved} from {os.getcwd()}).')
-    with open(resolved) as f:
-        try:
-            data = json.load(f)
-        except json.JSONDecodeError as e:
-            raise ValueError(f'{resolved}: invalid JSON at line {e.lineno}, '
-                             f'column {e.colno}: {e.msg}') from None
+    data = read_json(resolved)
     if not isinstance(data, dict):
         raise ValueError(f'{resolved}: expected an object with '
                          'joint_mean_mm and joint_std_mm')
