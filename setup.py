@@ -23,7 +23,7 @@ setup(
     long_description_content_type='text/markdown',
     packages=find_packages(exclude=('configs', 'tools', 'tests', 'demo')),
     include_package_data=True,
-    package_data={'hp3d': ['codecs/stats/*.json']},
+    package_data={'hp3d': ['codecs/stats/*.json', 'models/ops/csrc/*.cpp']},
     python_requires='>=3.9',
     install_requires=read_requirements('requirements/runtime.txt'),
     extras_require=dict(

@@ -9,9 +9,11 @@ Three measurements on one train split, at the seed's batch 64:
      out with ``bmm``, Adam's per-tensor loop);
    - ``fused``: ``F.scaled_dot_product_attention`` + ``foreach`` Adam (the
      default config; flash kernels on GPU);
-   - ``compiled`` (``--compile``): what the ``-compile`` config runs: the
-     batch-last backbone, head and loss under ``torch.compile(dynamic=False)``
-     and fused Adam.
+   - ``compiled`` (``--compile``): the batch-last backbone, head and loss
+     under ``torch.compile(dynamic=False)`` and fused Adam;
+   - ``cpu_kernel`` (``--compile``): what the ``-compile`` config runs: the
+     same with the attention in hp3d's C++ kernel
+     (``hp3d.models.ops.joint_attention``).
 2. ``loop``: a training epoch fed by the data path: a per-sample DataLoader
    (pipeline per hand + ``default_collate``) against ``LiftingTensorDataset``
    (batches as tensor slices), each relative to as many model-only steps of
@@ -60,6 +62,7 @@ IMPLS = {
     'reference': ('reference', False, dict(foreach=False)),
     'fused': ('fused', False, dict(foreach=True)),
     'compiled': ('batch_last', True, dict(fused=True)),
+    'cpu_kernel': ('cpu_kernel', True, dict(fused=True)),
 }
 TRAIN_ANN = 'annotations/ego_pose_gt_anno_train_public.json'
 BATCH = 64
@@ -192,7 +195,7 @@ def main() -> None:
                         help='model-step repeats (10 steps each)')
     parser.add_argument('--threads', type=int, default=torch.get_num_threads())
     parser.add_argument('--compile', action='store_true',
-                        help='also time the compiled implementation (the '
+                        help='also time the compiled implementations (the '
                         'first call compiles: ~1 min cold, seconds when '
                         "inductor's cache is warm)")
     parser.add_argument('--full-run', action='store_true')
@@ -216,7 +219,8 @@ def main() -> None:
     steps_per_epoch = -(-num_hands // BATCH)
 
     rows: List[Dict] = []
-    impls = ['reference', 'fused'] + (['compiled'] if args.compile else [])
+    impls = ['reference', 'fused'] + (['compiled', 'cpu_kernel']
+                                      if args.compile else [])
     steps = {impl: make_step(impl) for impl in impls}
     for step in steps.values():  # warm-up, compilation included
         for _ in range(5):

@@ -7,7 +7,7 @@ Note:
 Reads top to bottom: batch-last helpers, attention, MLP, block, then the
 network.
 
-Three implementations compute the same function from the same state dict
+Four implementations compute the same function from the same state dict
 (``impl``):
 
 - ``'fused'`` (default): tokens as (B, K, C), attention by
@@ -19,6 +19,9 @@ Three implementations compute the same function from the same state dict
   axis fills a SIMD register. Eagerly the broadcast products are slow; it is
   the form for ``torch.compile`` on CPU, where inductor turns each attention
   into a few vectorised loops (docs/benchmarks_lifting.md).
+- ``'cpu_kernel'``: ``'batch_last'`` with the attention (scores, softmax,
+  weighted values and their backward) in one C++ kernel compiled on first
+  use (:func:`hp3d.models.ops.joint_attention`; CPU, float32).
 - ``'reference'``: (B, K, C), the softmax spelled out with ``bmm`` over B*H
   heads; the baseline that tests and benchmarks compare against.
 """
@@ -30,12 +33,14 @@ import torch.nn.functional as F
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
+from hp3d.models.ops.joint_attention import joint_attention, kernel_library
 from hp3d.registry import MODELS
 from hp3d.utils import OptMultiConfig
 
 # How invalid input joints are kept out of the result.
 INVALID_JOINT_MODES = ('mask', 'scale', 'none')
-IMPLS = ('fused', 'batch_last', 'reference')
+IMPLS = ('fused', 'batch_last', 'cpu_kernel', 'reference')
+BATCH_LAST_IMPLS = ('batch_last', 'cpu_kernel')
 
 
 def linear_batch_last(x: Tensor, layer: nn.Linear) -> Tensor:
@@ -61,8 +66,7 @@ class JointAttention(nn.Module):
     Args:
         dim (int): Token dims C.
         num_heads (int): Attention heads H; must divide ``dim``.
-        impl (str): ``'fused'``, ``'batch_last'`` or ``'reference'`` (see the
-            module docstring).
+        impl (str): One of ``IMPLS`` (see the module docstring).
     """
 
     def __init__(self, dim: int, num_heads: int, impl: str = 'fused') -> None:
@@ -81,18 +85,19 @@ class JointAttention(nn.Module):
         """Attend over the joints of each hand.
 
         Args:
-            x (Tensor): (B, K, C) tokens; (C, K, B) for ``'batch_last'``.
+            x (Tensor): (B, K, C) tokens; (C, K, B) for the batch-last
+                impls.
             weight (Tensor, optional): Per-joint factor applied to q, k and v
-                (the seed's handling of invalid joints): (B, K); (K, B) for
-                ``'batch_last'``.
+                (the seed's handling of invalid joints): (B, K); (K, B)
+                batch-last.
             attn_mask (Tensor, optional): Which keys each hand may attend:
-                (B, 1, 1, K) bool, True = may attend; for ``'batch_last'`` a
-                (K, B) float added to the scores (0 or -inf).
+                (B, 1, 1, K) bool, True = may attend; batch-last a (K, B)
+                float added to the scores (0 or -inf).
 
         Returns:
             Tensor: Same layout as ``x``.
         """
-        if self.impl == 'batch_last':
+        if self.impl in BATCH_LAST_IMPLS:
             return self._forward_batch_last(x, weight, attn_mask)
         B, K, C = x.shape
         qkv = self.qkv(x)
@@ -117,6 +122,9 @@ class JointAttention(nn.Module):
         qkv = linear_batch_last(x, self.qkv)
         if weight is not None:
             qkv = qkv * weight
+        if self.impl == 'cpu_kernel':
+            out = joint_attention(qkv, key_bias, H)
+            return linear_batch_last(out, self.proj)
         q, k, v = qkv.view(3, H, D, K, B).unbind(0)
         # scores (H, K_query, K_key, B): products summed over the D head dims
         attn = (q.unsqueeze(3) * k.unsqueeze(2)).sum(1) * D**-0.5
@@ -152,9 +160,9 @@ class TransformerBlock(nn.Module):
 
     def forward(self, x: Tensor, weight: Optional[Tensor] = None,
                 attn_mask: Optional[Tensor] = None) -> Tensor:
-        """(B, K, C) -> (B, K, C), or (C, K, B) for ``'batch_last'``
-        (arguments as :meth:`JointAttention.forward`)."""
-        if self.attn.impl == 'batch_last':
+        """(B, K, C) -> (B, K, C), or (C, K, B) batch-last (arguments as
+        :meth:`JointAttention.forward`)."""
+        if self.attn.impl in BATCH_LAST_IMPLS:
             x = x + self.attn(layer_norm_batch_last(x, self.norm1), weight,
                               attn_mask)
             return x + self.mlp.forward_batch_last(
@@ -184,8 +192,9 @@ class PoseTransformer(BaseModule):
             ``'scale'`` multiplies their q/k/v by the joint weight (the seed's
             rule), ``'none'`` ignores validity. Defaults to ``'mask'``.
         impl (str): ``'fused'``, ``'batch_last'`` (for ``torch.compile`` on
-            CPU) or ``'reference'``; see the module docstring. Defaults to
-            ``'fused'``.
+            CPU), ``'cpu_kernel'`` (the same with the attention in a C++
+            kernel; a C++ compiler is needed) or ``'reference'``; see the
+            module docstring. Defaults to ``'fused'``.
         init_cfg (dict | list, optional): mmengine init config.
     """
 
@@ -200,6 +209,8 @@ class PoseTransformer(BaseModule):
                              f'{INVALID_JOINT_MODES}, got {invalid_joints!r}')
         if impl not in IMPLS:
             raise ValueError(f'impl must be one of {IMPLS}, got {impl!r}')
+        if impl == 'cpu_kernel':
+            kernel_library()  # a missing compiler fails here, not mid-run
         self.invalid_joints = invalid_joints
         self.impl = impl
         self.joint_embed = nn.Linear(in_channels, embed_dim)
@@ -219,10 +230,10 @@ class PoseTransformer(BaseModule):
             weight (Tensor, optional): (B, K) joint validity, 1 valid, 0 not.
 
         Returns:
-            Tensor: (B, K, C) joint tokens (a permuted view for
-            ``'batch_last'``).
+            Tensor: (B, K, C) joint tokens (a permuted view for the
+            batch-last impls).
         """
-        if self.impl == 'batch_last':
+        if self.impl in BATCH_LAST_IMPLS:
             return self._forward_batch_last(keypoints_2d, weight)
         x = self.joint_embed(keypoints_2d) + self.pos_embed
         qkv_weight = attn_mask = None

@@ -23,7 +23,7 @@ def test_output_shape_and_param_count():
     assert sum(p.numel() for p in model.parameters()) == expected
 
 
-@pytest.mark.parametrize('impl', ['fused', 'batch_last'])
+@pytest.mark.parametrize('impl', ['fused', 'batch_last', 'cpu_kernel'])
 @pytest.mark.parametrize('mode', ['mask', 'scale'])
 def test_invalid_joints_do_not_leak(mode, impl):
     torch.manual_seed(0)
@@ -51,8 +51,10 @@ TOLERANCES = {torch.float64: dict(rtol=1e-9, atol=1e-10),
               torch.float32: dict(rtol=1e-4, atol=1e-5)}
 
 
-@pytest.mark.parametrize('dtype', list(TOLERANCES))
-@pytest.mark.parametrize('impl', ['fused', 'batch_last'])
+@pytest.mark.parametrize('impl,dtype', [
+    ('fused', torch.float64), ('fused', torch.float32),
+    ('batch_last', torch.float64), ('batch_last', torch.float32),
+    ('cpu_kernel', torch.float32)])  # the C++ kernel is float32 only
 @pytest.mark.parametrize('mode', ['mask', 'scale', 'none'])
 def test_impls_equal_reference(impl, mode, dtype):
     """Same outputs and gradients (input and every parameter) as reference."""
@@ -76,7 +78,15 @@ def test_impls_equal_reference(impl, mode, dtype):
         torch.testing.assert_close(got, want, **TOLERANCES[dtype])
 
 
-@pytest.mark.parametrize('impl', ['fused', 'batch_last'])
+def test_cpu_kernel_refuses_other_dtypes():
+    model = PoseTransformer(impl='cpu_kernel').double()
+    x, weight = _inputs()
+    with pytest.raises(ValueError, match='CPU float32 tensors, got '
+                       'torch.float64'):
+        model(x.double(), weight)
+
+
+@pytest.mark.parametrize('impl', ['fused', 'batch_last', 'cpu_kernel'])
 def test_hand_without_valid_joints_gives_finite_output(impl):
     model = PoseTransformer(impl=impl)
     x = torch.randn(2, 21, 2)
