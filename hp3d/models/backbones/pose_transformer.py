@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
-from hp3d.models.ops.joint_attention import joint_attention, kernel_library
+from hp3d.models.ops.joint_attention import joint_attention, kernel
 from hp3d.registry import MODELS
 from hp3d.utils import OptMultiConfig
 
@@ -210,7 +210,7 @@ class PoseTransformer(BaseModule):
         if impl not in IMPLS:
             raise ValueError(f'impl must be one of {IMPLS}, got {impl!r}')
         if impl == 'cpu_kernel':
-            kernel_library()  # a missing compiler fails here, not mid-run
+            kernel()  # a missing compiler fails here, not mid-run
         self.invalid_joints = invalid_joints
         self.impl = impl
         self.joint_embed = nn.Linear(in_channels, embed_dim)

@@ -17,32 +17,43 @@ a fake (meta) implementation, so ``torch.compile`` keeps it as one opaque
 call inside its graph.
 """
 import ctypes
-from typing import Optional, Tuple
+from functools import lru_cache
+from typing import Callable, NamedTuple, Optional, Tuple
 
 import torch
 from torch import Tensor
 
 from .cpp_build import load_library
 
-__all__ = ['joint_attention', 'kernel_library']
+__all__ = ['joint_attention', 'kernel']
 
 _c_ptr = ctypes.c_void_p
 _SIZES = [ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_int64,
           ctypes.c_float, ctypes.c_int]  # H, D, K, B, scale, threads
-_SIGNATURES = {
-    'hp3d_joint_attention_forward': [_c_ptr] * 5 + _SIZES,
-    'hp3d_joint_attention_backward': [_c_ptr] * 6 + _SIZES,
-}
 
 
-def kernel_library() -> ctypes.CDLL:
-    """The compiled kernel (built on first use; see :mod:`.cpp_build`)."""
+class Kernel(NamedTuple):
+    """The built kernel's entry points and limits."""
+    forward: Callable
+    backward: Callable
+    group: int  # hands per vector; B is padded to a multiple
+    max_joints: int
+    max_head_dims: int
+
+
+@lru_cache(maxsize=None)
+def kernel() -> Kernel:
+    """The compiled kernel, built on first use (:mod:`.cpp_build`); cached,
+    as its Python-side cost counts at every call."""
     lib = load_library('joint_attention')
-    if lib.hp3d_joint_attention_forward.argtypes is None:
-        for fn, argtypes in _SIGNATURES.items():
-            getattr(lib, fn).argtypes = argtypes
-            getattr(lib, fn).restype = None
-    return lib
+    forward, backward = (lib.hp3d_joint_attention_forward,
+                         lib.hp3d_joint_attention_backward)
+    forward.argtypes = [_c_ptr] * 5 + _SIZES
+    backward.argtypes = [_c_ptr] * 6 + _SIZES
+    forward.restype = backward.restype = None
+    return Kernel(forward, backward, lib.hp3d_joint_attention_group(),
+                  lib.hp3d_joint_attention_max_joints(),
+                  lib.hp3d_joint_attention_max_head_dims())
 
 
 def _padded(x: Optional[Tensor], batch: int) -> Optional[Tensor]:
@@ -59,20 +70,20 @@ def _ptr(x: Optional[Tensor]) -> Optional[int]:
     return None if x is None else x.data_ptr()
 
 
-def _check(qkv: Tensor, key_bias: Optional[Tensor], num_heads: int) -> None:
-    lib = kernel_library()
+def _check(qkv: Tensor, key_bias: Optional[Tensor], num_heads: int,
+           limits: Kernel) -> None:
     if qkv.device.type != 'cpu' or qkv.dtype != torch.float32:
         raise ValueError(f'joint_attention runs on CPU float32 tensors, got '
                          f'{qkv.dtype} on {qkv.device}')
     if qkv.dim() != 3 or qkv.shape[0] % (3 * num_heads):
         raise ValueError(f'qkv must be (3 * H * D, K, B) with H={num_heads}, '
                          f'got {tuple(qkv.shape)}')
-    max_joints = lib.hp3d_joint_attention_max_joints()
-    max_dims = lib.hp3d_joint_attention_max_head_dims()
-    if qkv.shape[1] > max_joints or qkv.shape[0] // (3 * num_heads) > max_dims:
-        raise ValueError(f'joint_attention supports up to {max_joints} '
-                         f'tokens and {max_dims} dims per head, got '
-                         f'{qkv.shape[1]} and {qkv.shape[0] // (3 * num_heads)}')
+    dims = qkv.shape[0] // (3 * num_heads)
+    if qkv.shape[1] > limits.max_joints or dims > limits.max_head_dims:
+        raise ValueError(f'joint_attention supports up to '
+                         f'{limits.max_joints} tokens and '
+                         f'{limits.max_head_dims} dims per head, got '
+                         f'{qkv.shape[1]} and {dims}')
     if key_bias is not None and (key_bias.shape != qkv.shape[1:]
                                  or key_bias.dtype != torch.float32):
         raise ValueError(f'key_bias must be float32 {tuple(qkv.shape[1:])} '
@@ -80,25 +91,20 @@ def _check(qkv: Tensor, key_bias: Optional[Tensor], num_heads: int) -> None:
                          f'{tuple(key_bias.shape)}')
 
 
-def _sizes(qkv: Tensor, num_heads: int) -> Tuple[int, int, int, int, int]:
-    """H, D, K, B and B rounded up to the kernel's group of hands."""
-    channels, K, B = qkv.shape
-    group = kernel_library().hp3d_joint_attention_group()
-    return num_heads, channels // (3 * num_heads), K, B, -(-B // group) * group
-
-
 @torch.library.custom_op('hp3d::joint_attention_fwd', mutates_args=())
 def _forward(qkv: Tensor, key_bias: Optional[Tensor],
              num_heads: int) -> Tuple[Tensor, Tensor, Tensor]:
-    _check(qkv, key_bias, num_heads)
-    H, D, K, B, Bp = _sizes(qkv, num_heads)
+    k = kernel()
+    _check(qkv, key_bias, num_heads, k)
+    channels, K, B = qkv.shape
+    H, D = num_heads, channels // (3 * num_heads)
+    Bp = -(-B // k.group) * k.group
     out = qkv.new_empty(H * D, K, Bp)
     row_max, row_inv = qkv.new_empty(H, K, Bp), qkv.new_empty(H, K, Bp)
     # padded copies bound to names: they must outlive the kernel call
     qkv_p, bias_p = _padded(qkv, Bp), _padded(key_bias, Bp)
-    kernel_library().hp3d_joint_attention_forward(
-        _ptr(qkv_p), _ptr(bias_p), _ptr(out), _ptr(row_max), _ptr(row_inv),
-        H, D, K, Bp, D**-0.5, torch.get_num_threads())
+    k.forward(_ptr(qkv_p), _ptr(bias_p), _ptr(out), _ptr(row_max),
+              _ptr(row_inv), H, D, K, Bp, D**-0.5, torch.get_num_threads())
     if Bp != B:
         return tuple(x[..., :B].contiguous() for x in (out, row_max, row_inv))
     return out, row_max, row_inv
@@ -115,13 +121,15 @@ def _(qkv: Tensor, key_bias: Optional[Tensor],
 @torch.library.custom_op('hp3d::joint_attention_bwd', mutates_args=())
 def _backward(qkv: Tensor, key_bias: Optional[Tensor], row_max: Tensor,
               row_inv: Tensor, grad_out: Tensor, num_heads: int) -> Tensor:
-    H, D, K, B, Bp = _sizes(qkv, num_heads)
-    grad_qkv = qkv.new_empty(qkv.shape[0], K, Bp)
+    k = kernel()
+    channels, K, B = qkv.shape
+    H, D = num_heads, channels // (3 * num_heads)
+    Bp = -(-B // k.group) * k.group
+    grad_qkv = qkv.new_empty(channels, K, Bp)
     inputs = [_padded(x, Bp)
               for x in (qkv, key_bias, row_max, row_inv, grad_out)]
-    kernel_library().hp3d_joint_attention_backward(
-        *map(_ptr, inputs), _ptr(grad_qkv), H, D, K, Bp, D**-0.5,
-        torch.get_num_threads())
+    k.backward(*map(_ptr, inputs), _ptr(grad_qkv), H, D, K, Bp, D**-0.5,
+               torch.get_num_threads())
     return grad_qkv[..., :B].contiguous() if Bp != B else grad_qkv
 
 

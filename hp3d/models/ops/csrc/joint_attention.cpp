@@ -6,7 +6,7 @@
 namespace {
 
 constexpr int W = 16;
-constexpr int KMAX = 64;
+constexpr int KMAX = 32;  // tokens: the backward keeps K * K score vectors
 constexpr int DMAX = 16;  // head dims: one kernel instance each
 typedef float V __attribute__((vector_size(W * sizeof(float)), aligned(4)));
 typedef int32_t VI __attribute__((vector_size(W * sizeof(int32_t))));
@@ -54,6 +54,10 @@ struct Group {
         q[j * D + d] = load(row);
         k[j * D + d] = load(row + C * KB);
         v[j * D + d] = load(row + 2 * C * KB);
+        // the next group's hands: the next cache line of each row
+        __builtin_prefetch(row + W);
+        __builtin_prefetch(row + C * KB + W);
+        __builtin_prefetch(row + 2 * C * KB + W);
       }
     for (int j = 0; j < K; ++j)
       bias[j] = key_bias ? load(key_bias + j * B) : V{};
@@ -99,47 +103,54 @@ void forward_group(const Group<D>& g, float* out, float* row_max,
 }
 
 // Gradients of one head and group: grad_out, grad (3 x (D, K, B): dq, dk,
-// dv C * K * B floats apart).
+// dv C * K * B floats apart). Two passes: the probabilities P and score
+// gradients dS of every (query, key) pair first, then dk, dv sums over the
+// queries of each key in registers (accumulating them per query instead
+// stored every dk, dv row K times: 512-bit stores are this loop's limit).
 template <int D>
 void backward_group(const Group<D>& g, const float* row_max,
                     const float* row_inv, const float* grad_out, float* grad,
                     int64_t C, int64_t B, float scale) {
   const int K = g.K;
   const int64_t KB = K * B;
-  V gk[KMAX * D], gv[KMAX * D];  // only the first K * D are used
-  for (int x = 0; x < K * D; ++x) gk[x] = gv[x] = V{};
-  V p[KMAX], ds[KMAX];
+  V p[KMAX * KMAX], ds[KMAX * KMAX];  // [i * K + j]; K * K are used
+  V go[KMAX * D];
+  for (int d = 0; d < D; ++d)
+    for (int i = 0; i < K; ++i) go[i * D + d] = load(grad_out + d * KB + i * B);
   for (int i = 0; i < K; ++i) {
-    g.scores(i, scale, p);
+    V* pi = p + i * K;
+    V* dsi = ds + i * K;
+    g.scores(i, scale, pi);
     const V m = load(row_max + i * B), inv = load(row_inv + i * B);
-    V go[D];
-    for (int d = 0; d < D; ++d) go[d] = load(grad_out + d * KB + i * B);
     V rowdot{};
     for (int j = 0; j < K; ++j) {
-      p[j] = exp_neg(p[j] - m) * inv;
+      pi[j] = exp_neg(pi[j] - m) * inv;
       V dp{};
-      for (int d = 0; d < D; ++d) {
-        dp += go[d] * g.v[j * D + d];
-        gv[j * D + d] += p[j] * go[d];
-      }
-      ds[j] = dp;
-      rowdot += p[j] * dp;
+      for (int d = 0; d < D; ++d) dp += go[i * D + d] * g.v[j * D + d];
+      dsi[j] = dp;
+      rowdot += pi[j] * dp;
     }
     V dq[D] = {};
     for (int j = 0; j < K; ++j) {
-      const V dsj = p[j] * (ds[j] - rowdot) * scale;
-      for (int d = 0; d < D; ++d) {
-        dq[d] += dsj * g.k[j * D + d];
-        gk[j * D + d] += dsj * g.q[i * D + d];
-      }
+      dsi[j] = pi[j] * (dsi[j] - rowdot) * scale;
+      for (int d = 0; d < D; ++d) dq[d] += dsi[j] * g.k[j * D + d];
     }
     for (int d = 0; d < D; ++d) store(grad + d * KB + i * B, dq[d]);
   }
-  for (int d = 0; d < D; ++d)
-    for (int j = 0; j < K; ++j) {
-      store(grad + C * KB + d * KB + j * B, gk[j * D + d]);
-      store(grad + 2 * C * KB + d * KB + j * B, gv[j * D + d]);
+  for (int j = 0; j < K; ++j) {
+    V dk[D] = {}, dv[D] = {};
+    for (int i = 0; i < K; ++i) {
+      const V pij = p[i * K + j], dsij = ds[i * K + j];
+      for (int d = 0; d < D; ++d) {
+        dk[d] += dsij * g.q[i * D + d];
+        dv[d] += pij * go[i * D + d];
+      }
     }
+    for (int d = 0; d < D; ++d) {
+      store(grad + C * KB + d * KB + j * B, dk[d]);
+      store(grad + 2 * C * KB + d * KB + j * B, dv[d]);
+    }
+  }
 }
 
 // Every (head, group of W hands) pair; B a multiple of W. Offsets: qkv,
