@@ -13,6 +13,8 @@ from hp3d.apis import init_model
 from hp3d.apis.model_index import REPO_ROOT
 
 LIFTING_CONFIG = REPO_ROOT / 'configs' / 'pose_transformer_egoexo.py'
+COMPILE_CONFIG = REPO_ROOT / 'configs' / 'lifting' / (
+    'lifting_pose-transformer-d32l4_1xb64-30e_synthetic-gt2d-compile.py')
 # POTTER at one block per stage, narrow, 64x64 crops: exports in seconds.
 TINY_POTTER_CONFIG = REPO_ROOT / 'tests' / 'test_apis' / 'data' / (
     'tiny_potter.py')
@@ -70,6 +72,25 @@ def test_lifting_model_with_validity_input(tmp_path, capsys):
         np.testing.assert_allclose(got_moved[valid], got[valid], rtol=0,
                                    atol=ATOL)
         assert np.abs(got_moved[~valid] - got[~valid]).max() > 1e-3
+
+
+def test_lifting_model_with_the_cpu_kernel(tmp_path, capsys):
+    """The -compile config's backbone runs its attention in a C++ kernel on
+    CPU; the export traces the same weights in standard attention ops."""
+    code, model, session = _export(COMPILE_CONFIG, tmp_path, seed=5)
+    assert code == 0
+    assert model.backbone.impl == 'cpu_kernel'  # the reference below
+    assert "impl='fused' (the config trains with 'cpu_kernel'" in \
+        capsys.readouterr().out
+    rng = np.random.default_rng(1)
+    inputs = rng.normal(size=(3, 21, 2)).astype(np.float32)
+    weight = (rng.random((3, 21)) > 0.3).astype(np.float32)
+    got, = session.run(None, dict(inputs=inputs, input_weight=weight))
+    with torch.no_grad():
+        expected = model(torch.from_numpy(inputs),
+                         dict(input_weight=torch.from_numpy(weight)),
+                         mode='tensor').numpy()
+    np.testing.assert_allclose(got, expected, rtol=0, atol=ATOL)
 
 
 def test_image_model_folds_the_data_preprocessor(tmp_path):

@@ -33,6 +33,10 @@ from hp3d.datasets.metainfo import NUM_JOINTS
 from hp3d.models.estimators import ImagePoseEstimator, PoseLifter
 
 DEFAULT_OPSET = 17
+# PoseTransformer layouts for CPU training (a batch-last graph, a C++ kernel)
+# are exported as the default implementation.
+CPU_TRAINING_IMPLS = ('batch_last', 'cpu_kernel')
+EXPORT_IMPL = 'fused'
 DEFAULT_ATOL = 1e-4
 CHECK_SEED = 0
 
@@ -225,6 +229,12 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
     cfg = Config.fromfile(args.config)
+    impl = cfg.model.get('backbone', {}).get('impl')
+    if impl in CPU_TRAINING_IMPLS:
+        # the same function and state dict in standard attention ops
+        cfg.model.backbone.impl = EXPORT_IMPL
+        print(f'Exporting the backbone with impl={EXPORT_IMPL!r} (the '
+              f'config trains with {impl!r}; same weights)')
     model = init_model(cfg, args.checkpoint, 'cpu')
     module = build_tensor_forward(model, cfg, args.input_size)
     export(module, args.out, args.opset)

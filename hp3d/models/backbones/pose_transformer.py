@@ -21,7 +21,8 @@ Four implementations compute the same function from the same state dict
   into a few vectorised loops (docs/benchmarks_lifting.md).
 - ``'cpu_kernel'``: ``'batch_last'`` with the attention (scores, softmax,
   weighted values and their backward) in one C++ kernel compiled on first
-  use (:func:`hp3d.models.ops.joint_attention`; CPU, float32).
+  use (:func:`hp3d.models.ops.joint_attention`) for CPU float32 tensors;
+  other devices and dtypes run the ``'batch_last'`` formula.
 - ``'reference'``: (B, K, C), the softmax spelled out with ``bmm`` over B*H
   heads; the baseline that tests and benchmarks compare against.
 """
@@ -33,7 +34,7 @@ import torch.nn.functional as F
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
-from hp3d.models.ops.joint_attention import joint_attention, kernel
+from hp3d.models.ops.joint_attention import joint_attention, kernel, kernel_supports
 from hp3d.registry import MODELS
 from hp3d.utils import OptMultiConfig
 
@@ -122,7 +123,7 @@ class JointAttention(nn.Module):
         qkv = linear_batch_last(x, self.qkv)
         if weight is not None:
             qkv = qkv * weight
-        if self.impl == 'cpu_kernel':
+        if self.impl == 'cpu_kernel' and kernel_supports(qkv):
             out = joint_attention(qkv, key_bias, H)
             return linear_batch_last(out, self.proj)
         q, k, v = qkv.view(3, H, D, K, B).unbind(0)

@@ -25,7 +25,7 @@ from torch import Tensor
 
 from .cpp_build import load_library
 
-__all__ = ['joint_attention', 'kernel']
+__all__ = ['joint_attention', 'kernel', 'kernel_supports']
 
 _c_ptr = ctypes.c_void_p
 _SIZES = [ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_int64,
@@ -54,6 +54,11 @@ def kernel() -> Kernel:
     return Kernel(forward, backward, lib.hp3d_joint_attention_group(),
                   lib.hp3d_joint_attention_max_joints(),
                   lib.hp3d_joint_attention_max_head_dims())
+
+
+def kernel_supports(x: Tensor) -> bool:
+    """Whether :func:`joint_attention` takes ``x``: CPU float32."""
+    return x.device.type == 'cpu' and x.dtype == torch.float32
 
 
 def _padded(x: Optional[Tensor], batch: int) -> Optional[Tensor]:
