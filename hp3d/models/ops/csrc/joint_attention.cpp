@@ -54,10 +54,6 @@ struct Group {
         q[j * D + d] = load(row);
         k[j * D + d] = load(row + C * KB);
         v[j * D + d] = load(row + 2 * C * KB);
-        // the next group's hands: the next cache line of each row
-        __builtin_prefetch(row + W);
-        __builtin_prefetch(row + C * KB + W);
-        __builtin_prefetch(row + 2 * C * KB + W);
       }
     for (int j = 0; j < K; ++j)
       bias[j] = key_bias ? load(key_bias + j * B) : V{};
@@ -153,35 +149,44 @@ void backward_group(const Group<D>& g, const float* row_max,
   }
 }
 
-// Every (head, group of W hands) pair; B a multiple of W. Offsets: qkv,
-// grads (3, H, D, K, B); out, grad_out (H, D, K, B); stats (H, K, B).
-template <int D>
-void forward(const float* qkv, const float* bias, float* out, float* row_max,
-             float* row_inv, int H, int K, int64_t B, float scale,
-             int threads) {
+// fn(group, offset, stat_offset) for every (head, group of W hands) pair, in
+// parallel; B a multiple of W. Offsets: qkv, grads (3, H, D, K, B); out,
+// grad_out (H, D, K, B) at offset; stats (H, K, B) at stat_offset.
+template <int D, typename Fn>
+void for_each_group(const float* qkv, const float* bias, int H, int K,
+                    int64_t B, int threads, Fn fn) {
   const int64_t KB = K * B, C = static_cast<int64_t>(H) * D;
 #pragma omp parallel for collapse(2) num_threads(threads) schedule(static)
   for (int h = 0; h < H; ++h)
     for (int64_t b0 = 0; b0 < B; b0 += W) {
-      const int64_t off = h * D * KB + b0, stat = h * KB + b0;
-      const Group<D> g(qkv + off, C, bias ? bias + b0 : nullptr, K, B);
-      forward_group(g, out + off, row_max + stat, row_inv + stat, B, scale);
+      const int64_t off = h * D * KB + b0;
+      fn(Group<D>(qkv + off, C, bias ? bias + b0 : nullptr, K, B), off,
+         h * KB + b0);
     }
+}
+
+template <int D>
+void forward(const float* qkv, const float* bias, float* out, float* row_max,
+             float* row_inv, int H, int K, int64_t B, float scale,
+             int threads) {
+  for_each_group<D>(qkv, bias, H, K, B, threads,
+                    [&](const Group<D>& g, int64_t off, int64_t stat) {
+                      forward_group(g, out + off, row_max + stat,
+                                    row_inv + stat, B, scale);
+                    });
 }
 
 template <int D>
 void backward(const float* qkv, const float* bias, const float* row_max,
               const float* row_inv, const float* grad_out, float* grad_qkv,
               int H, int K, int64_t B, float scale, int threads) {
-  const int64_t KB = K * B, C = static_cast<int64_t>(H) * D;
-#pragma omp parallel for collapse(2) num_threads(threads) schedule(static)
-  for (int h = 0; h < H; ++h)
-    for (int64_t b0 = 0; b0 < B; b0 += W) {
-      const int64_t off = h * D * KB + b0, stat = h * KB + b0;
-      const Group<D> g(qkv + off, C, bias ? bias + b0 : nullptr, K, B);
-      backward_group(g, row_max + stat, row_inv + stat, grad_out + off,
-                     grad_qkv + off, C, B, scale);
-    }
+  const int64_t C = static_cast<int64_t>(H) * D;
+  for_each_group<D>(qkv, bias, H, K, B, threads,
+                    [&](const Group<D>& g, int64_t off, int64_t stat) {
+                      backward_group(g, row_max + stat, row_inv + stat,
+                                     grad_out + off, grad_qkv + off, C, B,
+                                     scale);
+                    });
 }
 
 }  // namespace
