@@ -120,10 +120,12 @@ class AtomicCheckpointHook(CheckpointHook):
             self._remove_checkpoint(outdated)
 
     def _save_best_checkpoint(self, runner, metrics) -> None:
-        if not self.save_best:
-            # also before training set up a backend (runner.val())
+        # Best checkpoints belong to a training run: runner.val() outside
+        # one has no output backend yet (mmengine's hook raises
+        # AttributeError there).
+        backend = getattr(self, 'file_backend', None)
+        if not self.save_best or backend is None:
             return
-        backend = self.file_backend
         deferred = _DeferredRemovals(backend)
         self.file_backend = deferred
         try:
