@@ -94,10 +94,15 @@ def load_library(name: str) -> ctypes.CDLL:
     out_dir = cache_dir()
     path = osp.join(out_dir, f'{name}-{key.hexdigest()[:16]}.so')
     if not osp.exists(path):
-        os.makedirs(out_dir, exist_ok=True)
         # built under a temporary name and renamed: concurrent builds (DDP
         # ranks) and a killed build never leave a partial library behind
-        fd, tmp = tempfile.mkstemp(suffix='.so', dir=out_dir)
+        try:
+            os.makedirs(out_dir, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(suffix='.so', dir=out_dir)
+        except OSError as e:
+            raise KernelBuildError(
+                f'cannot write the kernel cache {out_dir} ({e}); set '
+                f'${CACHE_ENV} to a writable directory') from e
         os.close(fd)
         try:
             result = subprocess.run([cxx, *flags, src, '-o', tmp],

@@ -76,6 +76,17 @@ def test_missing_compiler_is_named(csrc, monkeypatch):
         cpp_build.load_library('toy')
 
 
+def test_unwritable_cache_is_named(csrc, tmp_path, monkeypatch):
+    (csrc / 'toy.cpp').write_text(SOURCE.format(5))
+    (tmp_path / 'a_file').write_text('')
+    cache = tmp_path / 'a_file' / 'kernels'
+    monkeypatch.setenv(cpp_build.CACHE_ENV, str(cache))
+    with pytest.raises(KernelBuildError, match=(
+            rf'cannot write the kernel cache {cache} .*; set '
+            r'\$HP3D_KERNEL_CACHE to a writable directory')):
+        cpp_build.load_library('toy')
+
+
 def test_default_cache_follows_xdg(monkeypatch, tmp_path):
     monkeypatch.delenv(cpp_build.CACHE_ENV, raising=False)
     monkeypatch.setenv('XDG_CACHE_HOME', str(tmp_path))
