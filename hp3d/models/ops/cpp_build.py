@@ -15,7 +15,7 @@ import os.path as osp
 import shutil
 import subprocess
 import tempfile
-from typing import Dict, List
+from typing import List
 
 import torch
 
@@ -34,8 +34,6 @@ ISA_FLAGS = {
                '-mavx2', '-mfma', '-mprefer-vector-width=512'),
     'AVX2': ('-mavx2', '-mfma'),
 }
-
-_loaded: Dict[str, ctypes.CDLL] = {}
 
 
 class KernelBuildError(RuntimeError):
@@ -77,13 +75,12 @@ def load_library(name: str) -> ctypes.CDLL:
         name (str): Source file stem under ``hp3d/models/ops/csrc``.
 
     Returns:
-        ctypes.CDLL: The loaded library (one per process and source).
+        ctypes.CDLL: The loaded library (callers keep it: each call checks
+        the cache and the compiler again).
 
     Raises:
         KernelBuildError: No compiler, or the compiler's error output.
     """
-    if name in _loaded:
-        return _loaded[name]
     src = osp.join(CSRC, f'{name}.cpp')
     with open(src, 'rb') as f:
         source = f.read()
@@ -115,5 +112,4 @@ def load_library(name: str) -> ctypes.CDLL:
         finally:
             if osp.exists(tmp):
                 os.remove(tmp)
-    _loaded[name] = ctypes.CDLL(path)
-    return _loaded[name]
+    return ctypes.CDLL(path)

@@ -10,12 +10,11 @@ SOURCE = 'extern "C" int answer() {{ return {}; }}\n'
 
 @pytest.fixture
 def csrc(tmp_path, monkeypatch):
-    """An empty source folder and cache, and no library loaded yet."""
+    """An empty source folder and cache."""
     src = tmp_path / 'csrc'
     src.mkdir()
     monkeypatch.setattr(cpp_build, 'CSRC', str(src))
     monkeypatch.setenv(cpp_build.CACHE_ENV, str(tmp_path / 'cache'))
-    monkeypatch.setattr(cpp_build, '_loaded', {})
     return src
 
 
@@ -29,8 +28,7 @@ def test_built_once_then_loaded_from_the_cache(csrc, tmp_path, monkeypatch):
     built = sorted(os.listdir(tmp_path / 'cache'))
     assert len(built) == 1 and built[0].startswith('toy-')
 
-    # a new process (nothing loaded) finds the build: no compiler call
-    monkeypatch.setattr(cpp_build, '_loaded', {})
+    # a second load (a new process) finds the build: no compiler call
     calls = []
     run = cpp_build.subprocess.run
     monkeypatch.setattr(cpp_build.subprocess, 'run',
@@ -40,11 +38,10 @@ def test_built_once_then_loaded_from_the_cache(csrc, tmp_path, monkeypatch):
     assert sorted(os.listdir(tmp_path / 'cache')) == built
 
 
-def test_edited_source_builds_anew(csrc, tmp_path, monkeypatch):
+def test_edited_source_builds_anew(csrc, tmp_path):
     (csrc / 'toy.cpp').write_text(SOURCE.format(1))
     assert _answer(cpp_build.load_library('toy')) == 1
     (csrc / 'toy.cpp').write_text(SOURCE.format(2))
-    monkeypatch.setattr(cpp_build, '_loaded', {})
     assert _answer(cpp_build.load_library('toy')) == 2
     assert len(os.listdir(tmp_path / 'cache')) == 2
 
@@ -52,7 +49,6 @@ def test_edited_source_builds_anew(csrc, tmp_path, monkeypatch):
 def test_other_instruction_set_builds_anew(csrc, tmp_path, monkeypatch):
     (csrc / 'toy.cpp').write_text(SOURCE.format(3))
     cpp_build.load_library('toy')
-    monkeypatch.setattr(cpp_build, '_loaded', {})
     monkeypatch.setattr(cpp_build.torch.backends.cpu, 'get_cpu_capability',
                         lambda: 'DEFAULT')
     assert _answer(cpp_build.load_library('toy')) == 3

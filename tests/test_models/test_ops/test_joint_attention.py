@@ -136,7 +136,6 @@ def test_builds_for_other_instruction_sets_compute_the_same(
     kernel.cache_clear()
     request.addfinalizer(kernel.cache_clear)  # the real build again after
     monkeypatch.setenv(cpp_build.CACHE_ENV, str(tmp_path))
-    monkeypatch.setattr(cpp_build, '_loaded', {})
     monkeypatch.setattr(cpp_build.torch.backends.cpu, 'get_cpu_capability',
                         lambda: isa)
     qkv, key_bias = _case(8, 4, 21, 37, masked=True)
