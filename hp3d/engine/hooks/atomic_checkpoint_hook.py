@@ -1,5 +1,4 @@
 """mmengine's CheckpointHook with a crash-safe order of file operations."""
-import difflib
 import glob
 import inspect
 import os
@@ -8,6 +7,7 @@ import os.path as osp
 from mmengine.dist import is_main_process
 from mmengine.hooks import CheckpointHook
 
+from hp3d.engine.config_errors import near_misses
 from hp3d.registry import HOOKS
 from hp3d.utils.atomic_io import TMP_SUFFIX, write_text_atomic
 
@@ -81,11 +81,10 @@ class AtomicCheckpointHook(CheckpointHook):
         hook_args = inspect.signature(CheckpointHook.__init__).parameters
         known = sorted((set(accepted) | set(hook_args))
                        - {'self', 'kwargs', 'out_dir', 'filename'})
-        hints = [
-            f'{name!r} (did you mean {close[0]!r}?)' if close else repr(name)
-            for name in unknown
-            for close in [difflib.get_close_matches(name, known, 1)]
-        ]
+        # difflib's default cutoff: argument names are short
+        close = near_misses(unknown, known, cutoff=0.6)
+        hints = [f'{name!r} (did you mean {close[name]!r}?)' if name in close
+                 else repr(name) for name in unknown]
         raise TypeError(
             f'{type(self).__name__} got unknown arguments {", ".join(hints)}; '
             'extra arguments go to runner.save_checkpoint, which takes '
