@@ -47,10 +47,7 @@ def write_text_atomic(path: str, text: str) -> None:
     try:
         with open(tmp_path, 'w', encoding='utf-8') as f:
             f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp_path, path)
+        replace_atomically(tmp_path, path)
     finally:
         if osp.exists(tmp_path):
             os.remove(tmp_path)
-    _fsync_dir(osp.dirname(path))
