@@ -219,9 +219,10 @@ class EgoExo4DHandDataset(BaseDataset):
             tuple: The kept samples, and each rejected hand's median
             distance (px).
         """
-        gt = [d for d in data_list if d['has_gt']]
-        if not gt:
+        gt_rows = [i for i, d in enumerate(data_list) if d['has_gt']]
+        if not gt_rows:
             return data_list, []
+        gt = [data_list[i] for i in gt_rows]
         cam = np.einsum('nij,nkj->nki', np.stack([d['cam_K'] for d in gt]),
                         np.stack([d['keypoints_3d'] for d in gt]))
         with np.errstate(divide='ignore', invalid='ignore'):
@@ -235,23 +236,22 @@ class EgoExo4DHandDataset(BaseDataset):
         has_2d = ~np.isnan(dist).all(axis=1)
         median = np.full(len(gt), np.nan)
         median[has_2d] = np.nanmedian(dist[has_2d], axis=1)
-        off = {id(d): m for d, m in zip(gt, median)
-               if m > MAX_REPROJECTION_PX}
-        for d in gt:
-            if id(d) not in off:
-                continue
+        off = np.flatnonzero(median > MAX_REPROJECTION_PX)
+        for i in off:
+            d = gt[i]
             rejection = Rejection(
                 d['take_uid'], str(d['frame_number']), d['hand'],
                 'bad_projection',
-                f'the 2D lies {off[id(d)]:.1f} px (median of the valid '
+                f'the 2D lies {median[i]:.1f} px (median of the valid '
                 'joints) from the projection of the 3D through the take\'s '
                 f'intrinsics; the benchmark keeps joints within '
                 f'{MAX_REPROJECTION_PX:g} px')
             if self.on_bad_record == 'error':
                 raise ValueError(rejection.message(self.ann_file))
             rejections.append(rejection)
-        kept = [d for d in data_list if id(d) not in off]
-        return kept, list(off.values())
+        dropped = {gt_rows[i] for i in off}
+        kept = [d for i, d in enumerate(data_list) if i not in dropped]
+        return kept, median[off].tolist()
 
     def _refuse_whole_file(self, data_list: List[dict],
                            rejections: List[Rejection],
