@@ -1,4 +1,5 @@
 """Build a model from its config and load a checkpoint, ready for inference."""
+import copy
 import logging
 from pathlib import Path
 from typing import Optional, Union
@@ -10,6 +11,7 @@ from mmengine.runner import load_checkpoint
 from torch import nn
 
 from hp3d.engine import register_safe_globals
+from hp3d.models.backbones import portable_impl
 from hp3d.registry import MODELS
 
 __all__ = ['init_model']
@@ -24,7 +26,9 @@ def init_model(config: Union[str, Path, Config],
     through ``torch.load``'s weights-only unpickler, with the allow-list of
     :mod:`hp3d.engine.safe_load` (the extra objects mmengine's runner saves
     in every checkpoint), and strictly: a checkpoint that does not match the
-    config is an error.
+    config is an error. On devices other than the CPU, a backbone configured
+    with a CPU training layout (``impl='cpu_kernel'`` or ``'batch_last'``)
+    runs as ``'fused'``: same weights, no C++ kernel to build.
 
     Args:
         config (str | Path | Config): Config file or object with ``model``.
@@ -41,6 +45,8 @@ def init_model(config: Union[str, Path, Config],
     if 'model' not in cfg:
         raise KeyError(f'{getattr(cfg, "filename", config)}: no `model` in '
                        'the config')
+    if torch.device(device).type != 'cpu':
+        cfg = _portable_backbone(cfg, device)
     model = MODELS.build(cfg.model)
     if weights is None:
         print_log('init_model: no checkpoint given, the model keeps its '
@@ -51,3 +57,18 @@ def init_model(config: Union[str, Path, Config],
         load_checkpoint(model, weights, map_location=device, strict=True)
     model.cfg = cfg
     return model.to(device).eval()
+
+
+def _portable_backbone(cfg: Config, device: Union[str, torch.device]
+                       ) -> Config:
+    """``cfg``, or a copy whose backbone runs :func:`portable_impl`."""
+    backbone = cfg.model.get('backbone')
+    impl = backbone.get('impl') if isinstance(backbone, dict) else None
+    if impl is None or portable_impl(impl) == impl:
+        return cfg
+    cfg = copy.deepcopy(cfg)
+    cfg.model.backbone.impl = portable_impl(impl)
+    print_log(f'init_model: the backbone runs impl='
+              f'{cfg.model.backbone.impl!r} on {device} (the config trains '
+              f'with {impl!r} on CPUs; same weights)', logger='current')
+    return cfg

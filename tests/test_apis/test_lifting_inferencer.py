@@ -127,3 +127,30 @@ def test_figures_are_returned_and_written(inferencer, tmp_path):
         *inferencer.inferencer.visualizer.figure_size_px(num_panels), 3)
     assert figure.dtype == np.uint8 and figure.std() > 0
     assert [p.name for p in tmp_path.iterdir()] == ['hand_0_000000_left.png']
+
+
+def test_cpu_training_layouts_run_fused_off_the_cpu(monkeypatch, tmp_path,
+                                                    request):
+    """A checkpoint of the -compile config on another device: the same
+    weights in the standard layout, no C++ compiler needed; on the CPU the
+    config's kernel is built as configured."""
+    from mmengine.config import Config
+
+    from hp3d.apis.model_index import REPO_ROOT
+    from hp3d.models.ops import KernelBuildError, cpp_build
+    from hp3d.models.ops.joint_attention import kernel
+    kernel.cache_clear()
+    request.addfinalizer(kernel.cache_clear)  # the real build again after
+    monkeypatch.setenv('CXX', 'no-such-c++')
+    monkeypatch.setenv(cpp_build.CACHE_ENV, str(tmp_path))
+    cfg = Config.fromfile(
+        REPO_ROOT / 'configs' / 'lifting' /
+        'lifting_pose-transformer-d32l4_1xb64-30e_synthetic-gt2d-compile.py')
+
+    model = init_model(cfg, device='meta')
+    assert model.backbone.impl == 'fused'
+    assert model.cfg.model.backbone.impl == 'fused'
+    assert cfg.model.backbone.impl == 'cpu_kernel'  # the caller's, untouched
+    assert next(model.parameters()).device.type == 'meta'
+    with pytest.raises(KernelBuildError, match='no-such-c'):
+        init_model(cfg, device='cpu')

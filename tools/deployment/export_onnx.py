@@ -30,13 +30,10 @@ from torch import Tensor, nn
 
 from hp3d.apis import init_model
 from hp3d.datasets.metainfo import NUM_JOINTS
+from hp3d.models.backbones import portable_impl
 from hp3d.models.estimators import ImagePoseEstimator, PoseLifter
 
 DEFAULT_OPSET = 17
-# PoseTransformer layouts for CPU training (a batch-last graph, a C++ kernel)
-# are exported as the default implementation.
-CPU_TRAINING_IMPLS = ('batch_last', 'cpu_kernel')
-EXPORT_IMPL = 'fused'
 DEFAULT_ATOL = 1e-4
 CHECK_SEED = 0
 
@@ -230,11 +227,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
     cfg = Config.fromfile(args.config)
     impl = cfg.model.get('backbone', {}).get('impl')
-    if impl in CPU_TRAINING_IMPLS:
+    if impl is not None and portable_impl(impl) != impl:
         # the same function and state dict in standard attention ops
-        cfg.model.backbone.impl = EXPORT_IMPL
-        print(f'Exporting the backbone with impl={EXPORT_IMPL!r} (the '
-              f'config trains with {impl!r}; same weights)')
+        cfg.model.backbone.impl = portable_impl(impl)
+        print(f'Exporting the backbone with impl={portable_impl(impl)!r} '
+              f'(the config trains with {impl!r}; same weights)')
     model = init_model(cfg, args.checkpoint, 'cpu')
     module = build_tensor_forward(model, cfg, args.input_size)
     export(module, args.out, args.opset)

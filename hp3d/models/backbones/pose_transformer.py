@@ -44,6 +44,13 @@ IMPLS = ('fused', 'batch_last', 'cpu_kernel', 'reference')
 BATCH_LAST_IMPLS = ('batch_last', 'cpu_kernel')
 
 
+def portable_impl(impl: str) -> str:
+    """The implementation to run ``impl``'s weights with outside CPU
+    training graphs (GPUs, ONNX): the batch-last layouts become ``'fused'``
+    (the same function and state dict), others stay."""
+    return 'fused' if impl in BATCH_LAST_IMPLS else impl
+
+
 def linear_batch_last(x: Tensor, layer: nn.Linear) -> Tensor:
     """``layer`` applied to (C_in, K, B) ``x`` as one GEMM: (C_out, K, B)."""
     channels, K, B = x.shape
@@ -272,4 +279,4 @@ class PoseTransformer(BaseModule):
         return valid | ~valid.any(dim=1, keepdim=True)
 
 
-__all__ = ['PoseTransformer']
+__all__ = ['PoseTransformer', 'portable_impl']
