@@ -320,3 +320,25 @@ def test_browse_dataset_lifting_config(tmp_path, synthetic_root):
     ])
     # 2D on the blank frame region, then front, side and top views.
     assert cv2.imread(written[0]).shape == (120, 400, 3)
+
+
+# -------------------------------------------------------------- print_config
+def test_print_config_merges_bases_and_options(tmp_path, capsys):
+    out = tmp_path / 'merged.py'
+    compile_cfg = LIFTING_SYNTHETIC.with_name(
+        LIFTING_SYNTHETIC.stem + '-compile.py')
+    assert load_tool('print_config')['main']([
+        str(compile_cfg), '--cfg-options', 'train_cfg.max_epochs=5',
+        'optim_wrapper.optimizer.lr=0.001', '--out', str(out)]) == 0
+    printed = capsys.readouterr().out
+    want = Config.fromfile(str(compile_cfg))
+    want.merge_from_dict({'train_cfg.max_epochs': 5,
+                          'optim_wrapper.optimizer.lr': 0.001})
+    # one self-contained config: no _base_ left, the values of every level
+    assert '_base_' not in printed and 'max_epochs=5' in printed
+    assert "impl='cpu_kernel'" in printed  # the -compile config's own
+    assert 'LiftingTensorDataset' in printed  # from its dataset base
+    assert Config.fromfile(str(out)).to_dict() == want.to_dict()
+    printed_file = tmp_path / 'printed.py'
+    printed_file.write_text(printed)
+    assert Config.fromfile(str(printed_file)).to_dict() == want.to_dict()
