@@ -63,3 +63,7 @@ def test_refuses_a_file_without_weights(tmp_path):
                        r"of tensors \(top-level keys: \['model'\]\)"):
         _load_tool().publish(str(bad), str(tmp_path / 'out.pth'))
     assert not (tmp_path / 'out.pth').exists()
+    torch.save(torch.ones(2), bad)
+    with pytest.raises(ValueError, match='not_a_run.pth: holds a Tensor'):
+        _load_tool().publish(str(bad), str(tmp_path / 'out.pth'))
+    assert os.listdir(tmp_path) == ['not_a_run.pth']  # nothing written

@@ -56,14 +56,15 @@ def strip_checkpoint(checkpoint: Dict, path: str) -> Dict:
     Raises:
         ValueError: ``checkpoint`` has no ``state_dict`` of tensors.
     """
-    state = checkpoint.get('state_dict') if isinstance(checkpoint,
-                                                       dict) else None
+    if not isinstance(checkpoint, dict):
+        raise ValueError(f'{path}: holds a {type(checkpoint).__name__}, not '
+                         'a checkpoint dict of an mmengine/hp3d training run')
+    state = checkpoint.get('state_dict')
     if not isinstance(state, dict) or not all(
             isinstance(v, torch.Tensor) for v in state.values()):
-        keys = sorted(checkpoint)[:8] if isinstance(checkpoint, dict) else []
         raise ValueError(f'{path}: no `state_dict` of tensors (top-level '
-                         f'keys: {keys}); is it a checkpoint of an '
-                         'mmengine/hp3d training run?')
+                         f'keys: {sorted(checkpoint)[:8]}); is it a '
+                         'checkpoint of an mmengine/hp3d training run?')
     return {key: checkpoint[key] for key in KEPT if key in checkpoint}
 
 
