@@ -3,6 +3,7 @@ import glob
 import inspect
 import os
 import os.path as osp
+from typing import Callable, Tuple
 
 from mmengine.dist import is_main_process
 from mmengine.hooks import CheckpointHook
@@ -13,20 +14,29 @@ from hp3d.utils.atomic_io import TMP_SUFFIX, write_text_atomic
 
 __all__ = ['AtomicCheckpointHook']
 
+# Message-hub key: the checkpoint files that are deleted once a checkpoint is
+# written (the one beyond max_keep_ckpts, the previous best), recorded in that
+# checkpoint, so that a run killed before the deletions finishes them when
+# resumed.
+PENDING_REMOVALS_KEY = 'ckpt_pending_removals'
+
 
 class _DeferredRemovals:
-    """A file backend whose deletions wait for :meth:`apply`; every other
-    call goes to ``backend``."""
+    """A file backend whose deletions wait for :meth:`apply` (each path is
+    reported to ``on_defer`` first); every other call goes to ``backend``."""
 
-    def __init__(self, backend) -> None:
+    def __init__(self, backend, on_defer: Callable[[str], None]) -> None:
         self._backend = backend
+        self._on_defer = on_defer
         self._pending = []
 
     def remove(self, path) -> None:
         self._pending.append((self._backend.remove, path))
+        self._on_defer(path)
 
     def rmtree(self, path) -> None:
         self._pending.append((self._backend.rmtree, path))
+        self._on_defer(path)
 
     def __getattr__(self, name):
         return getattr(self._backend, name)
@@ -56,13 +66,20 @@ class AtomicCheckpointHook(CheckpointHook):
        between left no best checkpoint at all).
 
     Partial ``*.pth.tmp`` files left by a killed run are removed when
-    training starts.
+    training starts. Every checkpoint records the files deleted after it is
+    written; a resumed run deletes those its checkpoint names that a kill
+    left behind.
     """
+
+    # previous best checkpoints whose deletion waits for the new best
+    _deferred_best: Tuple[str, ...] = ()
 
     def before_train(self, runner) -> None:
         self._check_extra_args(runner)
         super().before_train(runner)
-        if is_main_process() and osp.isdir(self.out_dir):
+        if not is_main_process():
+            return
+        if osp.isdir(self.out_dir):
             extension = osp.splitext(self.filename_tmpl)[1]
             pattern = osp.join(self.out_dir, f'*{extension}{TMP_SUFFIX}')
             for stale in glob.glob(pattern):
@@ -70,6 +87,15 @@ class AtomicCheckpointHook(CheckpointHook):
                     f'Removing {stale}: a checkpoint write that never '
                     'completed (the previous run was interrupted)')
                 os.remove(stale)
+        for path in runner.message_hub.get_info(PENDING_REMOVALS_KEY, []):
+            # only this run's own files (a checkpoint resumed from another
+            # work dir names files there)
+            mine = self.file_backend.join_path(self.out_dir,
+                                               osp.basename(path)) == path
+            if mine and self._remove(path):
+                runner.logger.info(
+                    f'Removed {path}: an outdated checkpoint whose deletion '
+                    'was cut short with the previous run')
 
     def _check_extra_args(self, runner) -> None:
         """Refuse arguments that ``runner.save_checkpoint`` does not take
@@ -92,6 +118,12 @@ class AtomicCheckpointHook(CheckpointHook):
 
     def _save_checkpoint_with_step(self, runner, step, meta) -> None:
         outdated = self._update_keep_ckpt_ids(runner, step)
+        if outdated is not None:
+            outdated = self.file_backend.join_path(
+                self.out_dir, self.filename_tmpl.format(outdated))
+        pending = [] if outdated is None else [outdated]
+        runner.message_hub.update_info(PENDING_REMOVALS_KEY,
+                                       pending + list(self._deferred_best))
 
         ckpt_filename = self.filename_tmpl.format(step)
         self.last_ckpt = self.file_backend.join_path(self.out_dir,
@@ -116,7 +148,7 @@ class AtomicCheckpointHook(CheckpointHook):
         write_text_atomic(
             osp.join(runner.work_dir, 'last_checkpoint'), self.last_ckpt)
         if outdated is not None:
-            self._remove_checkpoint(outdated)
+            self._remove(outdated)
 
     def _save_best_checkpoint(self, runner, metrics) -> None:
         # Best checkpoints belong to a training run: runner.val() outside
@@ -125,12 +157,21 @@ class AtomicCheckpointHook(CheckpointHook):
         backend = getattr(self, 'file_backend', None)
         if not self.save_best or backend is None:
             return
-        deferred = _DeferredRemovals(backend)
+
+        def defer(path: str) -> None:
+            # the new best, and the latest checkpoint saved again after it,
+            # record the deletion
+            self._deferred_best += (path, )
+            runner.message_hub.update_info(PENDING_REMOVALS_KEY,
+                                           list(self._deferred_best))
+
+        deferred = _DeferredRemovals(backend, defer)
         self.file_backend = deferred
         try:
             super()._save_best_checkpoint(runner, metrics)
         finally:
             self.file_backend = backend
+            self._deferred_best = ()
         deferred.apply()
 
     def _update_keep_ckpt_ids(self, runner, step: int):
@@ -154,11 +195,13 @@ class AtomicCheckpointHook(CheckpointHook):
                                        list(self.keep_ckpt_ids))
         return outdated
 
-    def _remove_checkpoint(self, step: int) -> None:
-        path = self.file_backend.join_path(self.out_dir,
-                                           self.filename_tmpl.format(step))
+    def _remove(self, path: str) -> bool:
+        """Delete a checkpoint file or directory; False when there is none."""
         if self.file_backend.isfile(path):
             self.file_backend.remove(path)
         elif self.file_backend.isdir(path):
             # DeepSpeed saves a checkpoint as a directory.
             self.file_backend.rmtree(path)
+        else:
+            return False
+        return True

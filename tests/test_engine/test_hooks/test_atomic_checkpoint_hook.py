@@ -8,6 +8,7 @@ from engine_toys import state_dict_of, toy_cfg
 from mmengine.config import Config
 
 from hp3d.engine import Hp3dRunner
+from hp3d.engine.safe_load import load_local_checkpoint
 
 
 def _runner(work_dir: str, **overrides) -> Hp3dRunner:
@@ -120,6 +121,38 @@ def test_outdated_checkpoints_deleted_after_saving(tmp_path):
     assert list(runner.message_hub.get_info('keep_ckpt_ids')) == [2, 3]
 
 
+def test_deletion_cut_by_a_kill_is_finished_on_resume(tmp_path,
+                                                      monkeypatch):
+    from hp3d.engine.hooks import AtomicCheckpointHook
+    real_remove = AtomicCheckpointHook._remove
+
+    def killed_before_deleting_epoch_1(self, path):
+        if path.endswith('epoch_1.pth'):
+            raise KeyboardInterrupt('killed after the pointer write')
+        return real_remove(self, path)
+
+    monkeypatch.setattr(AtomicCheckpointHook, '_remove',
+                        killed_before_deleting_epoch_1)
+    with pytest.raises(KeyboardInterrupt):
+        _hook_runner(tmp_path, max_keep_ckpts=2).train()
+    monkeypatch.undo()
+    assert sorted(p.name for p in tmp_path.glob('*.pth')) == [
+        'epoch_1.pth', 'epoch_2.pth', 'epoch_3.pth']
+    assert (tmp_path / 'last_checkpoint').read_text() == str(
+        tmp_path / 'epoch_3.pth')
+
+    resumed = _runner(str(tmp_path), resume=True,
+                      train_cfg=dict(by_epoch=True, max_epochs=4),
+                      default_hooks=dict(checkpoint=dict(
+                          type='AtomicCheckpointHook', interval=1,
+                          max_keep_ckpts=2)))
+    resumed.train()
+    assert resumed.epoch == 4
+    # epoch_1.pth would stay forever: no later save knows of it
+    assert sorted(p.name for p in tmp_path.glob('*.pth')) == [
+        'epoch_3.pth', 'epoch_4.pth']
+
+
 def test_unknown_argument_is_refused_before_training(tmp_path):
     runner = _hook_runner(tmp_path, max_keep_ckpt=2)
     with pytest.raises(TypeError, match=r"unknown arguments 'max_keep_ckpt' "
@@ -179,3 +212,48 @@ def test_kill_while_saving_a_new_best_keeps_the_old_best(tmp_path,
     resumed.train()
     best = [f for f in os.listdir(tmp_path) if f.startswith('best_')]
     assert best == ['best_mse_epoch_3.pth']
+
+
+def test_kill_before_deleting_the_old_best_heals_on_resume(tmp_path,
+                                                           monkeypatch):
+    from hp3d.engine.hooks import atomic_checkpoint_hook
+    hooks = dict(checkpoint=dict(type='AtomicCheckpointHook', interval=1,
+                                 save_best='mse', rule='less'))
+    real_apply = atomic_checkpoint_hook._DeferredRemovals.apply
+
+    def killed_before_deleting_the_old_best(self):
+        if any(path.endswith('best_mse_epoch_1.pth')
+               for _, path in self._pending):
+            raise KeyboardInterrupt('killed after saving the new best')
+        real_apply(self)
+
+    monkeypatch.setattr(atomic_checkpoint_hook._DeferredRemovals, 'apply',
+                        killed_before_deleting_the_old_best)
+    with pytest.raises(KeyboardInterrupt):
+        Hp3dRunner.from_cfg(Config(toy_cfg(
+            str(tmp_path), default_hooks=hooks))).train()
+    monkeypatch.undo()
+    assert sorted(p.name for p in tmp_path.glob('best_*.pth')) == [
+        'best_mse_epoch_1.pth', 'best_mse_epoch_2.pth']
+
+    # epoch_2.pth, saved again after the new best, names the old one
+    Hp3dRunner.from_cfg(Config(toy_cfg(
+        str(tmp_path), default_hooks=hooks, resume=True))).train()
+    assert sorted(p.name for p in tmp_path.glob('best_*.pth')) == [
+        'best_mse_epoch_3.pth']
+
+
+def test_resume_deletes_only_in_its_own_work_dir(tmp_path):
+    run_dir, other = tmp_path / 'run', tmp_path / 'elsewhere.pth'
+    other.write_bytes(b'not this run\'s')
+    _runner(str(run_dir), train_cfg=dict(by_epoch=True, max_epochs=1)).train()
+    ckpt = run_dir / 'epoch_1.pth'
+    checkpoint = load_local_checkpoint(str(ckpt))
+    checkpoint['message_hub']['runtime_info'][
+        'ckpt_pending_removals'] = [str(other)]
+    torch.save(checkpoint, ckpt)
+    _runner(str(run_dir), resume=True,
+            train_cfg=dict(by_epoch=True, max_epochs=2)).train()
+    assert other.exists()
+    assert sorted(p.name for p in run_dir.glob('*.pth')) == [
+        'epoch_1.pth', 'epoch_2.pth']
