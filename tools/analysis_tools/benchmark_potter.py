@@ -17,7 +17,9 @@ a shared machine).
 Peak memory is the step's resident-set high-water mark over the resident size
 before it (CPU: ``/proc/self/clear_refs`` + ``VmHWM``, after ``malloc_trim``)
 or ``torch.cuda.max_memory_allocated`` (CUDA). bf16 runs under
-``torch.autocast``; ``--compile`` adds ``torch.compile``d variants.
+``torch.autocast``; ``--compile`` adds ``torch.compile``d variants and
+``--channels-last`` variants whose 4D weights and input are channels-last
+(NHWC convolutions, the GPU layout; ``+cl`` in the table).
 
 Example (docs/benchmarks_potter.md has the recorded runs)::
 
@@ -26,6 +28,7 @@ Example (docs/benchmarks_potter.md has the recorded runs)::
         --repeats 3 --out work_dirs/benchmark_potter.json
 """
 import argparse
+import copy
 import ctypes
 import json
 import platform
@@ -60,6 +63,8 @@ def parse_args() -> argparse.Namespace:
                         choices=list(DTYPES))
     parser.add_argument('--compile', action='store_true',
                         help='also time torch.compile()d models')
+    parser.add_argument('--channels-last', action='store_true',
+                        help='also time channels-last models and inputs')
     parser.add_argument('--repeats', type=int, default=3,
                         help='timed runs per implementation (interleaved)')
     parser.add_argument('--min-time', type=float, default=1.0,
@@ -192,8 +197,10 @@ def bench_config(models: Dict[str, nn.Module], mode: str, batch: int,
     data_samples = dict(
         target=torch.randn(batch, 21, 3, generator=gen).to(device),
         target_weight=torch.ones(batch, 21, device=device))
+    x_cl = x.contiguous(memory_format=torch.channels_last)
     steps = {
-        name: make_step(model, mode, x, data_samples, DTYPES[dtype_name])
+        name: make_step(model, mode, x_cl if '+cl' in name else x,
+                        data_samples, DTYPES[dtype_name])
         for name, model in models.items()
     }
     memory = PeakMemory(device)
@@ -214,14 +221,28 @@ def bench_config(models: Dict[str, nn.Module], mode: str, batch: int,
     return results
 
 
+def to_channels_last(model: nn.Module) -> nn.Module:
+    """``model`` with its 4D weights channels-last. (``Module.to`` with a
+    memory format refuses the head's 5D Conv3d weights.)"""
+    for tensor in list(model.parameters()) + list(model.buffers()):
+        if tensor.dim() == 4:
+            tensor.data = tensor.data.contiguous(
+                memory_format=torch.channels_last)
+    return model
+
+
 def build_models(args: argparse.Namespace, device: torch.device
                  ) -> Dict[str, nn.Module]:
     torch.manual_seed(args.seed)
     models = {impl: HandModel(impl, args).to(device) for impl in IMPLS}
     models['fast'].load_state_dict(models['reference'].state_dict())
-    if args.compile:
+    if args.channels_last:
         for impl in IMPLS:
-            models[f'{impl}+compile'] = torch.compile(models[impl])
+            models[f'{impl}+cl'] = to_channels_last(
+                copy.deepcopy(models[impl]))
+    if args.compile:
+        models.update({f'{name}+compile': torch.compile(model)
+                       for name, model in list(models.items())})
     return models
 
 
