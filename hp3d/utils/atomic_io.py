@@ -9,7 +9,10 @@ directory makes the new name itself durable.
 import os
 import os.path as osp
 
-__all__ = ['TMP_SUFFIX', 'replace_atomically', 'write_text_atomic']
+__all__ = [
+    'TMP_SUFFIX', 'replace_atomically', 'write_bytes_atomic',
+    'write_text_atomic'
+]
 
 # Suffix of the sibling file a write goes to before it is renamed.
 TMP_SUFFIX = '.tmp'
@@ -36,18 +39,23 @@ def replace_atomically(tmp_path: str, path: str) -> None:
     _fsync_dir(osp.dirname(path))
 
 
-def write_text_atomic(path: str, text: str) -> None:
-    """Write ``text`` to ``path`` so that no reader ever sees a partial file.
+def write_bytes_atomic(path: str, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that no reader ever sees a partial file.
 
     Args:
         path (str): Destination file.
-        text (str): Content, written as UTF-8.
+        data (bytes): Content.
     """
     tmp_path = path + TMP_SUFFIX
     try:
-        with open(tmp_path, 'w', encoding='utf-8') as f:
-            f.write(text)
+        with open(tmp_path, 'wb') as f:
+            f.write(data)
         replace_atomically(tmp_path, path)
     finally:
         if osp.exists(tmp_path):
             os.remove(tmp_path)
+
+
+def write_text_atomic(path: str, text: str) -> None:
+    """Write ``text`` as UTF-8, as :func:`write_bytes_atomic`."""
+    write_bytes_atomic(path, text.encode('utf-8'))

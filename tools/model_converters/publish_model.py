@@ -8,8 +8,9 @@ file name gets the first 8 hex digits of the file's SHA-256, as in the
 OpenMMLab model zoos, so a download can be checked against its name.
 
 The checkpoint is read with hp3d's weights-only loader
-(:mod:`hp3d.engine.safe_load`) and written to a temporary file that is
-renamed into place: the published file is always complete.
+(:mod:`hp3d.engine.safe_load`) and written with
+:func:`hp3d.utils.atomic_io.write_bytes_atomic`: the published file is
+always complete.
 
 Example::
 
@@ -20,15 +21,15 @@ Example::
 """
 import argparse
 import hashlib
+import io
 import os
 import os.path as osp
-import tempfile
 from typing import Dict, Optional, Sequence
 
 import torch
 
 from hp3d.engine.safe_load import load_local_checkpoint, register_safe_globals
-from hp3d.utils.atomic_io import TMP_SUFFIX, replace_atomically
+from hp3d.utils.atomic_io import write_bytes_atomic
 
 # Entries a published checkpoint keeps; the others serve resuming only.
 KEPT = ('state_dict', 'meta')
@@ -77,23 +78,14 @@ def publish(in_file: str, out_file: str) -> str:
     register_safe_globals()
     published = strip_checkpoint(load_local_checkpoint(in_file, 'cpu'),
                                  in_file)
+    buffer = io.BytesIO()
+    torch.save(published, buffer)
+    data = buffer.getvalue()
     stem, ext = osp.splitext(out_file)
-    out_dir = osp.dirname(osp.abspath(out_file))
-    os.makedirs(out_dir, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out_dir, suffix=TMP_SUFFIX)
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            torch.save(published, f)
-        digest = hashlib.sha256()
-        with open(tmp, 'rb') as f:
-            for block in iter(lambda: f.read(1 << 20), b''):
-                digest.update(block)
-        final = f'{stem}-{digest.hexdigest()[:HASH_DIGITS]}{ext or ".pth"}'
-        replace_atomically(tmp, final)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
+    digest = hashlib.sha256(data).hexdigest()[:HASH_DIGITS]
+    final = f'{stem}-{digest}{ext or ".pth"}'
+    os.makedirs(osp.dirname(osp.abspath(final)), exist_ok=True)
+    write_bytes_atomic(final, data)
     return final
 
 
