@@ -14,7 +14,7 @@ from hp3d.engine import register_safe_globals
 from hp3d.models.backbones import portable_impl
 from hp3d.registry import MODELS
 
-__all__ = ['init_model']
+__all__ = ['init_model', 'portable_config']
 
 
 def init_model(config: Union[str, Path, Config],
@@ -46,7 +46,12 @@ def init_model(config: Union[str, Path, Config],
         raise KeyError(f'{getattr(cfg, "filename", config)}: no `model` in '
                        'the config')
     if torch.device(device).type != 'cpu':
-        cfg = _portable_backbone(cfg, device)
+        trained_cfg, cfg = cfg, portable_config(cfg)
+        if cfg is not trained_cfg:
+            print_log(f'init_model: the backbone runs impl='
+                      f'{cfg.model.backbone.impl!r} on {device} (the config '
+                      f'trains with {trained_cfg.model.backbone.impl!r} on '
+                      'CPUs; same weights)', logger='current')
     model = MODELS.build(cfg.model)
     if weights is None:
         print_log('init_model: no checkpoint given, the model keeps its '
@@ -59,16 +64,20 @@ def init_model(config: Union[str, Path, Config],
     return model.to(device).eval()
 
 
-def _portable_backbone(cfg: Config, device: Union[str, torch.device]
-                       ) -> Config:
-    """``cfg``, or a copy whose backbone runs :func:`portable_impl`."""
+def portable_config(cfg: Config) -> Config:
+    """``cfg``, or a copy whose backbone runs :func:`portable_impl` (the
+    standard layout of a CPU training one: GPUs, ONNX export).
+
+    Args:
+        cfg (Config): A config with ``model``.
+
+    Returns:
+        Config: ``cfg`` itself when its backbone is portable already.
+    """
     backbone = cfg.model.get('backbone')
     impl = backbone.get('impl') if isinstance(backbone, dict) else None
     if impl is None or portable_impl(impl) == impl:
         return cfg
     cfg = copy.deepcopy(cfg)
     cfg.model.backbone.impl = portable_impl(impl)
-    print_log(f'init_model: the backbone runs impl='
-              f'{cfg.model.backbone.impl!r} on {device} (the config trains '
-              f'with {impl!r} on CPUs; same weights)', logger='current')
     return cfg

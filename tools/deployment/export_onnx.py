@@ -28,9 +28,8 @@ import torch
 from mmengine.config import Config
 from torch import Tensor, nn
 
-from hp3d.apis import init_model
+from hp3d.apis import init_model, portable_config
 from hp3d.datasets.metainfo import NUM_JOINTS
-from hp3d.models.backbones import portable_impl
 from hp3d.models.estimators import ImagePoseEstimator, PoseLifter
 
 DEFAULT_OPSET = 17
@@ -225,13 +224,13 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
-    cfg = Config.fromfile(args.config)
-    impl = cfg.model.get('backbone', {}).get('impl')
-    if impl is not None and portable_impl(impl) != impl:
-        # the same function and state dict in standard attention ops
-        cfg.model.backbone.impl = portable_impl(impl)
-        print(f'Exporting the backbone with impl={portable_impl(impl)!r} '
-              f'(the config trains with {impl!r}; same weights)')
+    trained_cfg = Config.fromfile(args.config)
+    # the same function and state dict in standard attention ops
+    cfg = portable_config(trained_cfg)
+    if cfg is not trained_cfg:
+        print(f'Exporting the backbone with impl='
+              f'{cfg.model.backbone.impl!r} (the config trains with '
+              f'{trained_cfg.model.backbone.impl!r}; same weights)')
     model = init_model(cfg, args.checkpoint, 'cpu')
     module = build_tensor_forward(model, cfg, args.input_size)
     export(module, args.out, args.opset)
