@@ -117,17 +117,14 @@ class AtomicCheckpointHook(CheckpointHook):
             f'{", ".join(sorted(set(accepted) - {"out_dir", "filename"}))}')
 
     def _save_checkpoint_with_step(self, runner, step, meta) -> None:
-        outdated = self._update_keep_ckpt_ids(runner, step)
-        if outdated is not None:
-            outdated = self.file_backend.join_path(
-                self.out_dir, self.filename_tmpl.format(outdated))
-        pending = [] if outdated is None else [outdated]
+        outdated_step = self._update_keep_ckpt_ids(runner, step)
+        outdated = ([] if outdated_step is None else
+                    [self._ckpt_path(outdated_step)])
         runner.message_hub.update_info(PENDING_REMOVALS_KEY,
-                                       pending + list(self._deferred_best))
+                                       outdated + list(self._deferred_best))
 
         ckpt_filename = self.filename_tmpl.format(step)
-        self.last_ckpt = self.file_backend.join_path(self.out_dir,
-                                                     ckpt_filename)
+        self.last_ckpt = self._ckpt_path(step)
         runner.message_hub.update_info('last_ckpt', self.last_ckpt)
 
         runner.save_checkpoint(
@@ -147,8 +144,13 @@ class AtomicCheckpointHook(CheckpointHook):
             return
         write_text_atomic(
             osp.join(runner.work_dir, 'last_checkpoint'), self.last_ckpt)
-        if outdated is not None:
-            self._remove(outdated)
+        for path in outdated:
+            self._remove(path)
+
+    def _ckpt_path(self, step: int) -> str:
+        """The file of the checkpoint saved at ``step``."""
+        return self.file_backend.join_path(self.out_dir,
+                                           self.filename_tmpl.format(step))
 
     def _save_best_checkpoint(self, runner, metrics) -> None:
         # Best checkpoints belong to a training run: runner.val() outside
