@@ -11,4 +11,4 @@ _base_ = ['./lifting_pose-transformer-d32l4_1xb64-30e_synthetic-gt2d.py']
 
 compile = dict(dynamic=False)
 model = dict(backbone=dict(impl='cpu_kernel'))
-optim_wrapper = dict(optimizer=dict(fused=True))
+optim_wrapper = dict(optimizer=dict(type='FlatAdam', fused=True))

@@ -23,6 +23,8 @@ from typing import Dict, Iterator, List, Optional, Tuple, Union
 
 import numpy as np
 
+from hp3d.utils.gc_pause import gc_paused
+
 from .camera import IMAGE_SIZE_PX
 from .metainfo import FINGER_JOINTS, HANDS, NUM_JOINTS, WRIST
 
@@ -191,7 +193,8 @@ def read_json(path: str, max_file_mb: float = MAX_FILE_MB) -> object:
         raise ValueError(f'{path}: not UTF-8 text (byte {e.start}): '
                          f'{e.reason}') from None
     try:
-        return json.loads(text, object_pairs_hook=_JsonObject.from_pairs)
+        with gc_paused():
+            return json.loads(text, object_pairs_hook=_JsonObject.from_pairs)
     except json.JSONDecodeError as e:
         raise ValueError(
             f'{path}: invalid JSON at line {e.lineno}, column {e.colno} '

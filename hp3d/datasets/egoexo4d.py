@@ -8,6 +8,7 @@ from mmengine.dataset import BaseDataset
 from mmengine.logging import MMLogger
 
 from hp3d.registry import DATASETS
+from hp3d.utils.gc_pause import gc_paused
 
 from .annotation_checks import (
     MAX_FILE_MB,
@@ -182,6 +183,7 @@ class EgoExo4DHandDataset(BaseDataset):
         super()._join_prefix()
         self.data_prefix.update({key: '' for key in unset})
 
+    @gc_paused()
     def load_data_list(self) -> List[dict]:
         """Read, validate and convert the annotation file."""
         if not osp.isfile(self.ann_file):

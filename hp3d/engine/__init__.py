@@ -12,6 +12,7 @@ from .config_errors import (
     unknown_types_explained,
 )
 from .dist import destroy_dist, init_cpu_dist
+from .flat_adam import FlatAdam
 from .hooks import AtomicCheckpointHook, MainProcessLoggerHook, NaNGuardHook
 from .loops import ResumableEpochBasedTrainLoop
 from .rng import get_rng_state, preserved_rng_state, set_rng_state
@@ -27,7 +28,7 @@ from .safe_load import (
 register_safe_globals()
 
 __all__ = [
-    'Hp3dRunner', 'ResumableEpochBasedTrainLoop', 'AtomicCheckpointHook',
+    'Hp3dRunner', 'ResumableEpochBasedTrainLoop', 'FlatAdam', 'AtomicCheckpointHook',
     'NaNGuardHook', 'MainProcessLoggerHook', 'SAFE_GLOBALS',
     'UnsafeCheckpointError',
     'CorruptCheckpointError',

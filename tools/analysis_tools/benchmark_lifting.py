@@ -50,6 +50,7 @@ from torch.utils.data import DataLoader
 
 from hp3d.codecs import LiftingCodec
 from hp3d.datasets import EgoExo4DHandDataset, LiftingTensorDataset, batched_collate
+from hp3d.engine import FlatAdam
 from hp3d.models.backbones import PoseTransformer
 from hp3d.models.heads import JointRegressionHead
 
@@ -57,12 +58,12 @@ CONFIGS = (
     'configs/lifting/lifting_pose-transformer-d32l4_1xb64-30e_synthetic-gt2d.py',
     'configs/lifting/'
     'lifting_pose-transformer-d32l4_1xb64-30e_synthetic-gt2d-compile.py')
-# name: (backbone impl, torch.compile the backbone, Adam options)
+# name: (backbone impl, torch.compile the backbone, optimizer, its options)
 IMPLS = {
-    'reference': ('reference', False, dict(foreach=False)),
-    'fused': ('fused', False, dict(foreach=True)),
-    'compiled': ('batch_last', True, dict(fused=True)),
-    'cpu_kernel': ('cpu_kernel', True, dict(fused=True)),
+    'reference': ('reference', False, torch.optim.Adam, dict(foreach=False)),
+    'fused': ('fused', False, torch.optim.Adam, dict(foreach=True)),
+    'compiled': ('batch_last', True, torch.optim.Adam, dict(fused=True)),
+    'cpu_kernel': ('cpu_kernel', True, FlatAdam, dict(fused=True)),
 }
 TRAIN_ANN = 'annotations/ego_pose_gt_anno_train_public.json'
 BATCH = 64
@@ -79,13 +80,13 @@ def make_step(impl: str) -> Callable:
     The compiled one compiles backbone, head and loss as one graph, as
     ``Hp3dRunner`` compiles the estimator's ``loss``.
     """
-    backbone_impl, compiled, adam_options = IMPLS[impl]
+    backbone_impl, compiled, optimizer, options = IMPLS[impl]
     torch.manual_seed(0)
     backbone = PoseTransformer(impl=backbone_impl)
     head = JointRegressionHead(32, LiftingCodec())
-    optim = torch.optim.Adam(
+    optim = optimizer(
         list(backbone.parameters()) + list(head.parameters()), lr=2e-4,
-        **adam_options)
+        **options)
 
     def loss(inputs, weight, target, target_weight):
         feats = backbone(inputs, weight)

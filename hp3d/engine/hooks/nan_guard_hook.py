@@ -18,7 +18,11 @@ _ACTIONS = ('stop', 'skip')
 
 def _is_finite(value) -> bool:
     if isinstance(value, torch.Tensor):
-        return bool(torch.isfinite(value.detach()).all())
+        if value.numel() != 1:
+            return bool(torch.isfinite(value.detach()).all())
+        # a logged loss: ``item`` is ~30x cheaper than an isfinite reduction
+        # (~1 % of a small model's train step), and syncs a GPU no more
+        value = value.item()
     return math.isfinite(float(value))
 
 

@@ -99,19 +99,30 @@ class Base3DEstimator(BaseModel):
                                  device=pred_mm.device), :, MIRROR_AXIS] = -1
             pred_mm = pred_mm * sign
         pred_mm = pred_mm.cpu().numpy()
-        gt_m = _to_numpy(data_samples['keypoints_3d'])
-        valid = _to_numpy(data_samples['keypoints_valid'])
-        meta = {key: _to_numpy(data_samples[key]) for key in META_KEYS}
-        extra = {key: _to_numpy(data_samples[key]) for key in EXTRA_ARRAY_KEYS
-                 if key in data_samples}
-        results = []
-        for i in range(len(pred_mm)):
-            result = {key: _item(values[i]) for key, values in meta.items()}
-            result.update(pred_mm=pred_mm[i], gt_m=gt_m[i],
-                          valid=valid[i].astype(bool))
-            result.update({key: values[i] for key, values in extra.items()})
-            results.append(result)
-        return results
+        # whole columns converted at once: per-sample conversions were ~10 %
+        # of a lifting validation
+        columns = {key: _column(data_samples[key]) for key in META_KEYS}
+        columns.update(
+            pred_mm=pred_mm,
+            gt_m=_to_numpy(data_samples['keypoints_3d']),
+            valid=np.asarray(_to_numpy(data_samples['keypoints_valid']),
+                             dtype=bool))
+        columns.update({key: _to_numpy(data_samples[key])
+                        for key in EXTRA_ARRAY_KEYS if key in data_samples})
+        lengths = {key: len(values) for key, values in columns.items()}
+        if len(set(lengths.values())) != 1:
+            raise ValueError(f'batch columns of different lengths: {lengths}')
+        keys = list(columns)
+        return [dict(zip(keys, row)) for row in zip(*columns.values())]
+
+
+def _column(values) -> list:
+    """Per-sample metadata as plain Python values (JSON- and
+    pickle-friendly): numbers, strings, bools."""
+    values = _to_numpy(values)
+    if isinstance(values, np.ndarray):
+        return values.tolist()
+    return [_item(value) for value in values]
 
 
 def _item(value):
