@@ -153,6 +153,8 @@ class Hand3DVisualizer(Visualizer):
         self.panel_px = int(panel_px)
         self.header_px = int(header_px)
         self.figure_dpi = int(dpi)
+        # (2D panels, 3D panels, 2D without image) -> figure, 2D, 3D axes
+        self._figures: Dict[Tuple[int, int, bool], Tuple] = {}
 
     def add_datasample(self,
                        name: str,
@@ -229,14 +231,55 @@ class Hand3DVisualizer(Visualizer):
         """Render a sample to an (H, W, 3) uint8 RGB array."""
         panels_2d = hand.panels_2d()
         num_3d = len(self.views) if hand.has_3d else 0
-        num_panels = max(len(panels_2d) + num_3d, 1)
-        panel_px = self.panel_px
+        fig, axes_2d, axes_3d = self._figure(len(panels_2d), num_3d,
+                                             hand.image is None)
+        for ax, (title, kind) in zip(axes_2d, panels_2d):
+            hand.draw_2d(ax, kind, self.panel_px)
+            ax.set_title(title, fontsize=10)
+        for ax in axes_3d:
+            hand.draw_3d(ax)
+
+        # The header band: the title in its upper part, the legend below.
+        header = self.header_px / self.figure_size_px(1)[0]
+        fig.text(0.5, 1.0 - 0.3 * header, hand.title(), ha='center',
+                 va='center', fontsize=11, fontweight='bold')
+        fig.legend(handles=hand.legend_handles(), loc='center',
+                   bbox_to_anchor=(0.5, 1.0 - 0.72 * header),
+                   ncol=len(FINGERS) + 1, fontsize=8, frameon=False,
+                   handlelength=2.5, columnspacing=1.2)
+        fig.canvas.draw()
+        return np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
+
+    def _figure(self, num_2d: int, num_3d: int, blank_2d: bool
+                ) -> Tuple[Figure, List[Axes], List[Axes]]:
+        """The figure and axes of a panel layout, emptied of the last
+        sample's artists.
+
+        Making the axes (3D ones above all) took about half of a figure's
+        ~0.3 s, so each layout's figure is made once and reused. The axes
+        keep only what :meth:`_render` sets alike for every sample.
+        """
+        key = (num_2d, num_3d, blank_2d)
+        if key not in self._figures:
+            self._figures[key] = self._new_figure(num_2d, num_3d)
+        fig, axes_2d, axes_3d = self._figures[key]
+        for ax in axes_2d + axes_3d:
+            for artist in (*ax.images, *ax.patches, *ax.collections,
+                           *ax.lines, *ax.texts):
+                artist.remove()
+        for artist in (*fig.texts, *fig.legends):
+            artist.remove()
+        return fig, axes_2d, axes_3d
+
+    def _new_figure(self, num_2d: int, num_3d: int
+                    ) -> Tuple[Figure, List[Axes], List[Axes]]:
+        num_panels = max(num_2d + num_3d, 1)
         height_px, width_px = self.figure_size_px(num_panels)
         fig = Figure(figsize=(width_px / self.figure_dpi,
                               height_px / self.figure_dpi),
                      dpi=self.figure_dpi, facecolor='white')
-        canvas = FigureCanvasAgg(fig)
-        panel_h = panel_px / height_px
+        FigureCanvasAgg(fig)
+        panel_h = self.panel_px / height_px
 
         def panel_rect(i: int, left: float, bottom: float, right: float,
                        top: float) -> Tuple[float, ...]:
@@ -246,27 +289,16 @@ class Hand3DVisualizer(Visualizer):
             return ((i + left) * w, bottom * panel_h,
                     (1 - left - right) * w, (1 - bottom - top) * panel_h)
 
-        for i, (title, kind) in enumerate(panels_2d):
-            ax = fig.add_axes(panel_rect(i, 0.16, 0.12, 0.04, 0.1))
-            hand.draw_2d(ax, kind, panel_px)
-            ax.set_title(title, fontsize=10)
+        axes_2d = [fig.add_axes(panel_rect(i, 0.16, 0.12, 0.04, 0.1))
+                   for i in range(num_2d)]
+        axes_3d = []
         for j, view in enumerate(self.views[:num_3d]):
-            ax = fig.add_axes(panel_rect(len(panels_2d) + j, 0.0, 0.0, 0.0,
-                                         0.06), projection='3d')
+            ax = fig.add_axes(panel_rect(num_2d + j, 0.0, 0.0, 0.0, 0.06),
+                              projection='3d')
             set_axes_3d(ax, view, self.center_mm, self.radius_mm,
                         title=f'3D {view} view')
-            hand.draw_3d(ax)
-
-        # The header band: the title in its upper part, the legend below.
-        header = self.header_px / height_px
-        fig.text(0.5, 1.0 - 0.3 * header, hand.title(), ha='center',
-                 va='center', fontsize=11, fontweight='bold')
-        fig.legend(handles=hand.legend_handles(), loc='center',
-                   bbox_to_anchor=(0.5, 1.0 - 0.72 * header),
-                   ncol=len(FINGERS) + 1, fontsize=8, frameon=False,
-                   handlelength=2.5, columnspacing=1.2)
-        canvas.draw()
-        return np.asarray(canvas.buffer_rgba())[..., :3].copy()
+            axes_3d.append(ax)
+        return fig, axes_2d, axes_3d
 
 
 class _HandDrawing:
@@ -422,6 +454,7 @@ class _HandDrawing:
             canvas = draw_skeleton_2d(
                 canvas, (points - (x0, y0)) * (panel_px / size), valid,
                 radius=4, thickness=2)
+        # (imshow sets the limits to the extent: reused axes follow it)
         ax.imshow(canvas[..., ::-1], extent=(x0, x0 + size, y0 + size, y0))
         bbox = np.asarray(self.meta['bbox'], dtype=np.float64)
         if np.isfinite(bbox).all():

@@ -137,3 +137,35 @@ def test_a_mirrored_left_hand_is_labelled(image_sample):
     assert mirrored.title().endswith('crop mirrored, 3D as the hand is')
     assert [t for t, _ in mirrored.panels_2d()] == [
         'GT 2D (mirrored crop px)', 'Prediction projected (mirrored crop px)']
+
+
+@pytest.mark.parametrize('pipeline', ['image_sample', 'lifting_sample'])
+def test_a_reused_figure_draws_as_a_new_one(pipeline, request):
+    # Each panel layout's figure is made once and redrawn: nothing of the
+    # sample drawn before may remain, and the axes' limits follow the new
+    # sample's frame region.
+    image, sample, prediction = request.getfixturevalue(pipeline)
+    moved = dict(sample, frame_number=456,
+                 keypoints_3d=sample['keypoints_3d'] + np.float32(0.03),
+                 bbox=sample['bbox'] + np.float32(40.0))
+    if image is not None:
+        moved['keypoints_2d_crop'] = sample['keypoints_2d_crop'] + 15.0
+        moved_image = np.ascontiguousarray(image[::-1])
+    else:
+        moved_image = None
+    moved_prediction = dict(prediction, pred_mm=prediction['pred_mm'] * 0.8)
+
+    def new_visualizer(name):
+        return Hand3DVisualizer(name=name, views=('front', 'top'),
+                                panel_px=120, header_px=24)
+
+    reused = new_visualizer(f'reused_{pipeline}')
+    first = reused.draw_sample(image, sample, prediction)
+    second = reused.draw_sample(moved_image, moved, moved_prediction)
+    assert len(reused._figures) == 1
+    fresh = new_visualizer(f'fresh_{pipeline}').draw_sample(
+        moved_image, moved, moved_prediction)
+    assert (second != first).any()
+    np.testing.assert_array_equal(second, fresh)
+    np.testing.assert_array_equal(
+        reused.draw_sample(image, sample, prediction), first)
