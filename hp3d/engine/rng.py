@@ -61,10 +61,14 @@ def set_rng_state(state: Dict[str, object]) -> None:
 
 
 @contextmanager
-def preserved_rng_state() -> Iterator[None]:
-    """Run a block without it advancing any generator outside the block."""
+def preserved_rng_state() -> Iterator[Dict[str, object]]:
+    """Run a block without it advancing any generator outside the block.
+
+    Yields:
+        dict: The states restored after the block (:func:`get_rng_state`).
+    """
     state = get_rng_state()
     try:
-        yield
+        yield state
     finally:
         set_rng_state(state)

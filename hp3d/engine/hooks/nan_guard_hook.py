@@ -1,5 +1,6 @@
 """Stop training (or skip the update) when the loss or gradients go NaN/Inf."""
 import math
+from functools import partial
 from typing import Dict, List, Optional, Sequence
 
 import torch
@@ -7,6 +8,7 @@ from mmengine.dist import all_reduce, is_distributed
 from mmengine.hooks import Hook
 from mmengine.logging import HistoryBuffer
 from mmengine.optim import OptimWrapperDict
+from torch._utils import _flatten_dense_tensors
 from torch.nn.utils import get_total_norm
 
 from hp3d.registry import HOOKS
@@ -14,6 +16,8 @@ from hp3d.registry import HOOKS
 __all__ = ['NaNGuardHook']
 
 _ACTIONS = ('stop', 'skip')
+# gradient sets up to this size are checked as one copied buffer
+_FLAT_MAX_NUMEL = 2**20
 
 
 def _is_finite(value) -> bool:
@@ -36,20 +40,30 @@ def _describe(value) -> str:
 def _all_finite(tensors: Sequence[torch.Tensor]) -> bool:
     """Whether every value of every tensor is finite.
 
-    One fused reduction per device and dtype (``foreach``) and one
-    synchronisation, not one check per tensor: for small models a per-tensor
-    loop cost ~10 % of the train step. The 2-norm is finite whenever all
-    values are and ATen computes it ~2x faster than the infinity norm (max
-    |x|); only when it is not finite (NaN/Inf, or an overflow of huge finite
-    values) the infinity norm, which cannot overflow, decides.
+    One reduction and one synchronisation, not one check per tensor: for
+    small models a per-tensor loop cost ~10 % of the train step. Up to
+    ``_FLAT_MAX_NUMEL`` values of one device and dtype are copied into one
+    buffer and reduced at once (the lifting model's 55 gradients: ~85 us
+    against ~155 us for ``foreach`` norms, which reduce tensor by tensor on
+    CPUs); larger sets use ``foreach`` norms, which copy nothing. The
+    2-norm is finite whenever all values are and ATen computes it ~2x
+    faster than the infinity norm (max |x|); only when it is not finite
+    (NaN/Inf, or an overflow of huge finite values) the infinity norm,
+    which cannot overflow, decides.
     """
     tensors = [tensor.detach() for tensor in tensors if tensor.numel()]
     if not tensors:
         return True
-    if torch.isfinite(get_total_norm(tensors, 2.0, foreach=True)):
-        return True
-    return bool(torch.isfinite(
-        get_total_norm(tensors, float('inf'), foreach=True)))
+    first = tensors[0]
+    if (sum(t.numel() for t in tensors) <= _FLAT_MAX_NUMEL
+            and all(t.device == first.device and t.dtype == first.dtype
+                    for t in tensors)):
+        flat = _flatten_dense_tensors(tensors)
+        norm = partial(torch.linalg.vector_norm, flat)
+    else:
+        norm = partial(get_total_norm, tensors, foreach=True)
+    return bool(torch.isfinite(norm(2.0))
+                or torch.isfinite(norm(float('inf'))))
 
 
 def _any_process(flag: bool) -> bool:

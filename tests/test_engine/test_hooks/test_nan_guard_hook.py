@@ -139,9 +139,15 @@ def test_action_is_checked():
     (float('-inf'), False),
     (float('nan'), False),
 ])
-def test_gradient_check_is_exact(bad, finite):
-    from hp3d.engine.hooks.nan_guard_hook import _all_finite
+@pytest.mark.parametrize('layout', ['small', 'large', 'two dtypes'])
+def test_gradient_check_is_exact(bad, finite, layout):
+    # small sets are checked as one copied buffer, the others with foreach
+    from hp3d.engine.hooks.nan_guard_hook import _FLAT_MAX_NUMEL, _all_finite
     grads = [torch.randn(5, 3), torch.zeros(0), torch.randn(7)]
+    if layout == 'large':
+        grads.append(torch.zeros(_FLAT_MAX_NUMEL))
+    elif layout == 'two dtypes':
+        grads.append(torch.zeros(3, dtype=torch.float64))
     if bad is not None:
         grads[2][4] = bad
         grads[0][1, 2] = 1e30
