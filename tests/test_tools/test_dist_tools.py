@@ -58,17 +58,27 @@ def _test_metrics(work_dir: str) -> dict:
         return json.load(f)
 
 
-def test_two_cpu_processes_train_like_one_with_the_total_batch(tmp_path):
+# the toy config's AdamW, as FlatAdam: its parameters become views of one
+# buffer after DDP has wrapped the model
+FLAT_ADAM = dict(optimizer=dict(type='FlatAdam', lr=0.01, weight_decay=0.01,
+                                decoupled_weight_decay=True))
+
+
+@pytest.mark.parametrize('optim_wrapper', [None, FLAT_ADAM],
+                         ids=['AdamW', 'FlatAdam'])
+def test_two_cpu_processes_train_like_one_with_the_total_batch(
+        tmp_path, optim_wrapper):
+    optim = {} if optim_wrapper is None else dict(optim_wrapper=optim_wrapper)
     config = write_toy_config(
         str(tmp_path / 'ddp.py'), str(tmp_path / 'ddp'),
-        model=DETERMINISTIC_MODEL, train_dataloader=_loader(2))
+        model=DETERMINISTIC_MODEL, train_dataloader=_loader(2), **optim)
     result = _torchrun('dist_train.sh', config, '2')
     assert result.returncode == 0, result.stdout[-3000:]
     assert 'started a gloo process group (rank 1 of 2)' in result.stdout
 
     single = RUNNERS.build(Config(toy_cfg(
         str(tmp_path / 'single'), model=DETERMINISTIC_MODEL,
-        train_dataloader=_loader(4))))
+        train_dataloader=_loader(4), **optim)))
     single.train()
     ddp = state_dict_of(str(tmp_path / 'ddp' / 'epoch_3.pth'))
     one = state_dict_of(str(tmp_path / 'single' / 'epoch_3.pth'))
