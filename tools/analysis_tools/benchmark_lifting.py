@@ -11,9 +11,10 @@ Three measurements on one train split, at the seed's batch 64:
      default config; flash kernels on GPU);
    - ``compiled`` (``--compile``): the batch-last backbone, head and loss
      under ``torch.compile(dynamic=False)`` and fused Adam;
+   - ``cpu_kernel_adam`` (``--compile``): the same with the attention in
+     hp3d's C++ kernel (``hp3d.models.ops.joint_attention``), fused Adam;
    - ``cpu_kernel`` (``--compile``): what the ``-compile`` config runs: the
-     same with the attention in hp3d's C++ kernel
-     (``hp3d.models.ops.joint_attention``).
+     previous with ``FlatAdam`` (Adam's update once over one buffer).
 2. ``loop``: a training epoch fed by the data path: a per-sample DataLoader
    (pipeline per hand + ``default_collate``) against ``LiftingTensorDataset``
    (batches as tensor slices), each relative to as many model-only steps of
@@ -63,6 +64,8 @@ IMPLS = {
     'reference': ('reference', False, torch.optim.Adam, dict(foreach=False)),
     'fused': ('fused', False, torch.optim.Adam, dict(foreach=True)),
     'compiled': ('batch_last', True, torch.optim.Adam, dict(fused=True)),
+    'cpu_kernel_adam': ('cpu_kernel', True, torch.optim.Adam,
+                        dict(fused=True)),
     'cpu_kernel': ('cpu_kernel', True, FlatAdam, dict(fused=True)),
 }
 TRAIN_ANN = 'annotations/ego_pose_gt_anno_train_public.json'
@@ -220,8 +223,8 @@ def main() -> None:
     steps_per_epoch = -(-num_hands // BATCH)
 
     rows: List[Dict] = []
-    impls = ['reference', 'fused'] + (['compiled', 'cpu_kernel']
-                                      if args.compile else [])
+    impls = ['reference', 'fused'] + (
+        ['compiled', 'cpu_kernel_adam', 'cpu_kernel'] if args.compile else [])
     steps = {impl: make_step(impl) for impl in impls}
     for step in steps.values():  # warm-up, compilation included
         for _ in range(5):
