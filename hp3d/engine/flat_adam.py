@@ -200,6 +200,3 @@ class FlatAdam(Adam):
                     for view, value in zip(self._views(flat), loaded):
                         if value is not None:
                             view.copy_(value)
-        for p in self._params:
-            if p in self.state and 'step' in self.state[p]:
-                self.state[p]['step'] = self._step_count
