@@ -133,22 +133,39 @@ def test_action_is_checked():
 
 @pytest.mark.parametrize('bad, finite', [
     (None, True),
-    # squares overflow float32: the 2-norm is inf, the values are not
-    (3e38, True),
+    # the largest finite values: their squares overflow (a 2-norm is inf)
+    ('huge', True),
     (float('inf'), False),
     (float('-inf'), False),
     (float('nan'), False),
 ])
-@pytest.mark.parametrize('layout', ['small', 'large', 'two dtypes'])
+# GradScaler's check for dense floating-point tensors, norms for the others
+@pytest.mark.parametrize('layout', [
+    'float32', 'two dtypes', 'half', 'complex', 'requires grad'])
 def test_gradient_check_is_exact(bad, finite, layout):
-    # small sets are checked as one copied buffer, the others with foreach
-    from hp3d.engine.hooks.nan_guard_hook import _FLAT_MAX_NUMEL, _all_finite
-    grads = [torch.randn(5, 3), torch.zeros(0), torch.randn(7)]
-    if layout == 'large':
-        grads.append(torch.zeros(_FLAT_MAX_NUMEL))
-    elif layout == 'two dtypes':
+    from hp3d.engine.hooks.nan_guard_hook import _all_finite
+    dtype = dict(half=torch.float16, complex=torch.complex64).get(
+        layout, torch.float32)
+    grads = [torch.randn(5, 3).to(dtype), torch.zeros(0),
+             torch.randn(7).to(dtype)]
+    if layout == 'two dtypes':
         grads.append(torch.zeros(3, dtype=torch.float64))
+    huge = 6e4 if dtype == torch.float16 else 3e38
     if bad is not None:
-        grads[2][4] = bad
-        grads[0][1, 2] = 1e30
+        grads[2][4] = huge if bad == 'huge' else bad
+        grads[0][1, 2] = huge
+    if layout == 'requires grad':  # e.g. after backward(create_graph=True)
+        grads = [g.requires_grad_() for g in grads]
     assert _all_finite(grads) is finite
+
+
+def test_gradient_check_leaves_values_unchanged():
+    from hp3d.engine.hooks.nan_guard_hook import _all_finite
+    values = [0.0, -0.0, 1e-45, -1e-40, 3e38, 1.0 / 3.0]
+    grads = [torch.tensor(values), torch.tensor(values, dtype=torch.float64),
+             torch.tensor(values, dtype=torch.bfloat16)]
+    before = [g.clone() for g in grads]
+    assert _all_finite(grads)
+    for g, b in zip(grads, before):
+        # bitwise: signed zeros and subnormals included
+        assert g.view(torch.uint8).tolist() == b.view(torch.uint8).tolist()
