@@ -111,6 +111,9 @@ class FlatAdam(Adam):
         return self._moments[name]
 
     def _check_storage(self) -> None:
+        addresses = [p.data_ptr() for p in self._params]
+        if addresses == self._addresses:
+            return
         for i, (p, address) in enumerate(zip(self._params, self._addresses)):
             if p.data_ptr() != address:
                 raise RuntimeError(
@@ -131,10 +134,10 @@ class FlatAdam(Adam):
         if closure is not None:
             raise ValueError('FlatAdam.step takes no closure')
         grads = [p.grad for p in self._params]
-        missing = [i for i, g in enumerate(grads) if g is None]
-        if len(missing) == len(grads):
-            return
-        if missing:
+        if any(g is None for g in grads):
+            missing = [i for i, g in enumerate(grads) if g is None]
+            if len(missing) == len(grads):
+                return
             raise ValueError(
                 f'FlatAdam: parameters {missing[:10]} have no gradient at '
                 'this step and the others have: it updates all or none '
