@@ -49,3 +49,38 @@ def test_batched_collate_rejects_single_samples(dataset):
         batched_collate([dataset[0]])
     batch = dataset.__getitems__([1, 2])
     assert batched_collate(batch) is batch
+
+
+def test_meta_keys_select_the_metadata(dataset):
+    from hp3d.datasets.lifting_dataset import META_KEYS, TRAIN_KEYS
+    indices = [3, 1, 4]
+    full = dataset.__getitems__(indices)
+    assert set(full['data_samples']) == set(META_KEYS + TRAIN_KEYS)
+    for meta_keys in ((), ('take_uid', 'sample_idx')):
+        lean = LiftingTensorDataset(dataset.dataset, LiftingCodec(),
+                                    meta_keys=meta_keys)
+        batch = lean.__getitems__(indices)
+        assert set(batch['data_samples']) == set(TRAIN_KEYS + meta_keys)
+        torch.testing.assert_close(batch['inputs'], full['inputs'])
+        for key, value in batch['data_samples'].items():
+            if isinstance(value, torch.Tensor):
+                torch.testing.assert_close(value, full['data_samples'][key])
+            else:
+                assert list(value) == list(full['data_samples'][key])
+        assert set(lean[2]['data_samples']) == set(batch['data_samples'])
+
+
+def test_unknown_meta_keys_are_refused(dataset):
+    with pytest.raises(ValueError, match=r"\['take'\] are not among"):
+        LiftingTensorDataset(dataset.dataset, LiftingCodec(),
+                             meta_keys=('take', 'hand'))
+
+
+def test_predictions_need_the_metadata(dataset):
+    from hp3d.models.estimators.base import Base3DEstimator
+    lean = LiftingTensorDataset(dataset.dataset, LiftingCodec(),
+                                meta_keys=())
+    batch = lean.__getitems__([0, 1])
+    with pytest.raises(KeyError, match='meta_keys=None'):
+        Base3DEstimator.to_predictions(torch.zeros(2, 21, 3),
+                                       batch['data_samples'])

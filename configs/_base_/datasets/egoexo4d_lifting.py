@@ -29,6 +29,8 @@ train_dataloader = dict(
     dataset=dict(
         type='LiftingTensorDataset',
         codec=codec,
+        # training reads inputs and targets only: no per-sample metadata
+        meta_keys=(),
         dataset=dict(
             type='EgoExo4DHandDataset',
             data_root=data_root,

@@ -90,6 +90,14 @@ class Base3DEstimator(BaseModel):
             metadata of ``META_KEYS`` and those of ``EXTRA_ARRAY_KEYS`` that
             the batch carries (un-mirrored).
         """
+        missing = [key for key in META_KEYS + ('keypoints_3d',
+                                               'keypoints_valid')
+                   if key not in data_samples]
+        if missing:
+            raise KeyError(
+                f'predictions need the batch metadata {missing}: a '
+                'LiftingTensorDataset for validation or testing keeps '
+                'meta_keys=None (all)')
         pred_mm = pred_mm.detach().float()
         flipped = data_samples.get('flipped')
         if flipped is not None:
