@@ -24,7 +24,7 @@ setup(
     packages=find_packages(exclude=('configs', 'tools', 'tests', 'demo')),
     include_package_data=True,
     package_data={'hp3d': ['codecs/stats/*.json', 'models/ops/csrc/*.cpp']},
-    python_requires='>=3.9',
+    python_requires='>=3.10',  # torch 2.14's floor
     install_requires=read_requirements('requirements/runtime.txt'),
     extras_require=dict(
         coco=read_requirements('requirements/coco.txt'),
