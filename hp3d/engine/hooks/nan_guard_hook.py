@@ -43,7 +43,8 @@ def _all_finite(tensors: Sequence[torch.Tensor]) -> bool:
     """Whether every value of every tensor is finite.
 
     Dense floating-point tensors on CPU or CUDA are checked in one C++ pass
-    per device, by the check ``torch.amp.GradScaler`` runs before each step
+    per device and dtype (grouped as ``torch.amp.GradScaler`` groups them),
+    by the check it runs before each step
     (``_amp_foreach_non_finite_check_and_unscale_`` with a scale of 1, which
     leaves every value bitwise as it was). For the lifting model's 55
     gradients in a train step that takes ~30 us, against ~310 us for
@@ -53,12 +54,11 @@ def _all_finite(tensors: Sequence[torch.Tensor]) -> bool:
     (NaN/Inf, or an overflow of huge finite values) the infinity norm,
     which cannot overflow, decides.
     """
-    by_device: Dict[torch.device, List[torch.Tensor]] = {}
+    groups: Dict[tuple, List[torch.Tensor]] = {}
     for tensor in tensors:
-        by_device.setdefault(tensor.device, []).append(tensor)
-    for device, group in by_device.items():
-        if (device.type in _AMP_CHECK_DEVICES
-                and {t.dtype for t in group} <= _AMP_CHECK_DTYPES
+        groups.setdefault((tensor.device, tensor.dtype), []).append(tensor)
+    for (device, dtype), group in groups.items():
+        if (device.type in _AMP_CHECK_DEVICES and dtype in _AMP_CHECK_DTYPES
                 and all(t.layout == torch.strided and not t.requires_grad
                         for t in group)):
             found = torch.zeros(1, device=device)
