@@ -9,9 +9,12 @@ import pytest
 from mmengine.logging import MMLogger
 
 from hp3d.datasets.annotation_checks import (
+    HandRecord,
+    Rejection,
     annotated_hand_keys,
     infer_split,
     is_safe_name,
+    iter_hand_records,
     read_json,
 )
 from hp3d.datasets.camera import default_intrinsics
@@ -388,6 +391,129 @@ def test_bad_record_is_rejected_with_reason(tmp_path, mutate, hand, kind,
         build(ann_file, on_bad_record='error')
     assert str(error.value) == (f"{ann_file}: take 'take-a', frame '0', "
                                 f'hand {hand!r}: {reason}')
+
+
+def _records_both_ways(anno, monkeypatch, min_valid_joints=8):
+    """iter_hand_records as it runs, and with every hand checked alone."""
+    from hp3d.datasets import annotation_checks
+    fast = list(iter_hand_records(anno, min_valid_joints))
+    with monkeypatch.context() as m:
+        m.setattr(annotation_checks, '_bulk_gt_records',
+                  lambda take, hands, minimum: [None] * len(hands))
+        alone = list(iter_hand_records(anno, min_valid_joints))
+    return fast, alone
+
+
+def _assert_same_records(fast, alone):
+    assert len(fast) == len(alone)
+    for a, b in zip(fast, alone):
+        assert type(a) is type(b)
+        if isinstance(a, Rejection):
+            assert a == b
+            continue
+        for key, value in vars(a).items():
+            other = getattr(b, key)
+            if isinstance(value, np.ndarray):
+                assert value.dtype == other.dtype and value.shape == other.shape
+                np.testing.assert_array_equal(value, other, strict=True)
+            else:
+                assert value == other, key
+
+
+def _take_of_every_bad_record(frame, structural):
+    """One take: a clean frame, then each bad record in a frame of its own
+    (only the checks that stacked arrays make, or all of them)."""
+    take = {}
+    cases = [case for case in BAD_RECORDS
+             if (case[0] in _STACKABLE_BAD_RECORDS) != structural]
+    for number, mutate in enumerate([lambda f: None, _some_joints_invalid,
+                                     _invalid_wrist_nan] +
+                                    [case[1] for case in cases]):
+        fr = copy.deepcopy(frame)
+        mutate(fr)
+        if isinstance(fr.get('metadata'), dict) and fr['metadata'].get(
+                'frame_number') == 0:
+            fr['metadata']['frame_number'] = number
+        take[str(number)] = fr
+    return take
+
+
+def _some_joints_invalid(frame):
+    # kept, with NaN coordinates where not valid (the wrist's 3D stays)
+    for joint in (0, 6, 20):
+        frame['right_hand_valid_3d'][joint] = False
+
+
+def _invalid_wrist_nan(frame):
+    # the middle finger's base invalid too: no palm length to check
+    for joint in (0, 9):
+        frame['left_hand_valid_3d'][joint] = False
+    frame['left_hand_3d'][0] = NAN3
+
+
+# bad records whose take still stacks into arrays (the bulk checks flag the
+# hand); the others make their take checked hand by hand
+_STACKABLE_BAD_RECORDS = {
+    '3d_not_list', '2d_infinity', 'box_empty', 'box_inverted',
+    'box_outside', 'box_beyond', 'box_nan', 'all_nan',
+    'valid_points_at_nan_3d', 'valid_points_at_nan_2d', 'wrist_nan',
+    'valid_missing', '2d_missing', '3d_missing', 'metadata_missing',
+    'take_name_missing', 'frame_number_str', 'frame_mismatch',
+    'take_mismatch'}
+
+
+@pytest.mark.parametrize('structural', [False, True])
+def test_stacked_checks_equal_the_checks_one_by_one(monkeypatch,
+                                                   structural):
+    from hp3d.datasets import annotation_checks
+    bulk = annotation_checks._bulk_gt_records
+    accepted = []
+
+    def counted(take, hands, minimum):
+        records = bulk(take, hands, minimum)
+        accepted.append(sum(r is not None for r in records))
+        return records
+
+    frame = load_fixture_frame()
+    anno = {'take-a': _take_of_every_bad_record(frame, structural)}
+    monkeypatch.setattr(annotation_checks, '_bulk_gt_records', counted)
+    fast, alone = _records_both_ways(anno, monkeypatch)
+    kinds = {r.kind for r in alone if isinstance(r, Rejection)}
+    assert len(kinds) >= (2 if structural else 7)
+    assert sum(isinstance(r, HandRecord) for r in alone) >= 2
+    _assert_same_records(fast, alone)
+    # stacked: the clean hands passed in bulk; a structural fault (ragged,
+    # strings, null, booleans) sends the whole take hand by hand
+    assert (accepted[0] == 0) == structural
+
+
+def test_stacked_checks_on_whole_files(monkeypatch, synthetic_root):
+    for path in (
+            osp.join(DATA, 'ego_pose_gt_anno_val_public.json'), PUBLIC_TEST,
+            str(synthetic_root / 'annotations' /
+                'ego_pose_gt_anno_val_public.json')):
+        anno = read_json(path)
+        for minimum in (1, 8, 21):
+            _assert_same_records(*_records_both_ways(anno, monkeypatch,
+                                                     minimum))
+
+
+def test_palm_near_the_limit_is_decided_per_hand(monkeypatch):
+    from hp3d.datasets.annotation_checks import MAX_PALM_M
+    frame = load_fixture_frame()
+    anno = {'take-a': {}}
+    for number, scale in enumerate((0.5, 0.999999999999, 1.0, 1.000001)):
+        fr = copy.deepcopy(frame)
+        fr['metadata']['frame_number'] = number
+        wrist = np.array(fr['right_hand_3d'][0])
+        base = np.array(fr['right_hand_3d'][9])
+        direction = (base - wrist) / np.linalg.norm(base - wrist)
+        fr['right_hand_3d'][9] = (wrist + direction * MAX_PALM_M * scale
+                                  ).tolist()
+        anno['take-a'][str(number)] = fr
+    fast, alone = _records_both_ways(anno, monkeypatch)
+    assert [getattr(r, 'kind', None) for r in alone].count('bad_units') >= 1
+    _assert_same_records(fast, alone)
 
 
 @pytest.mark.parametrize('take_name', [
