@@ -437,8 +437,8 @@ def _hand_record(meta: dict, frame: dict, hand: str,
         has_gt=has_gt)
 
 
-def _bulk_gt_records(take_key: str, hands: List[tuple],
-                     min_valid_joints: int) -> List[Optional[HandRecord]]:
+def _bulk_gt_records(hands: List[tuple], min_valid_joints: int
+                     ) -> List[Optional[HandRecord]]:
     """The GT hands of one take checked as stacked arrays.
 
     The per-hand checks cost ~60 us a hand, mostly numpy calls on tiny
@@ -450,8 +450,8 @@ def _bulk_gt_records(take_key: str, hands: List[tuple],
     every hand is checked on its own.
 
     Args:
-        take_key (str): The take.
-        hands (list): ``(meta, frame, hand)`` of the take's annotated hands.
+        hands (list): ``(frame_key, meta, frame, hand)`` of the take's
+            annotated hands.
         min_valid_joints (int): As :func:`iter_hand_records`.
 
     Returns:
@@ -459,7 +459,7 @@ def _bulk_gt_records(take_key: str, hands: List[tuple],
     """
     records: List[Optional[HandRecord]] = [None] * len(hands)
     rows, fields = [], ([], [], [], [])
-    for i, (_, frame, hand) in enumerate(hands):
+    for i, (_, _, frame, hand) in enumerate(hands):
         keys = _GT_FIELD_KEYS[hand]
         valid_key = next((k for k in keys[3:] if k in frame), None)
         values = [frame.get(k) for k in keys[:3]] + [frame.get(valid_key)]
@@ -506,7 +506,7 @@ def _bulk_gt_records(take_key: str, hands: List[tuple],
     bbox, kpts_2d, kpts_3d = (a.astype(np.float32)
                               for a in (bbox, kpts_2d, kpts_3d))
     for j in np.flatnonzero(~bad):
-        meta, _, hand = hands[rows[j]]
+        _, meta, _, hand = hands[rows[j]]
         records[rows[j]] = HandRecord(
             take_uid=meta['take_uid'], take_name=meta['take_name'],
             frame_number=meta['frame_number'], hand=hand, bbox=bbox[j],
@@ -573,8 +573,7 @@ def iter_hand_records(anno: object, min_valid_joints: int,
             slots.extend((frame_key, meta, frame, hand) for hand in HANDS
                          if is_annotated(frame, hand))
         hands = [s for s in slots if not isinstance(s, Rejection)]
-        bulk = iter(_bulk_gt_records(take_key, [s[1:] for s in hands],
-                                     min_valid_joints))
+        bulk = iter(_bulk_gt_records(hands, min_valid_joints))
         for slot in slots:
             if isinstance(slot, Rejection):
                 yield slot

@@ -399,7 +399,7 @@ def _records_both_ways(anno, monkeypatch, min_valid_joints=8):
     fast = list(iter_hand_records(anno, min_valid_joints))
     with monkeypatch.context() as m:
         m.setattr(annotation_checks, '_bulk_gt_records',
-                  lambda take, hands, minimum: [None] * len(hands))
+                  lambda hands, minimum: [None] * len(hands))
         alone = list(iter_hand_records(anno, min_valid_joints))
     return fast, alone
 
@@ -469,8 +469,8 @@ def test_stacked_checks_equal_the_checks_one_by_one(monkeypatch,
     bulk = annotation_checks._bulk_gt_records
     accepted = []
 
-    def counted(take, hands, minimum):
-        records = bulk(take, hands, minimum)
+    def counted(hands, minimum):
+        records = bulk(hands, minimum)
         accepted.append(sum(r is not None for r in records))
         return records
 
