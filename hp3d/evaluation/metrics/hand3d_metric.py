@@ -142,7 +142,7 @@ class EgoExo4DHandMetric(BaseMetric):
                            self.ann_file)
             frames = [key[:2] for key in expected]
         if self.submission_file is not None:
-            self._write_submission(results, frames)
+            self._write_submission(results, pred_mm, frames)
 
         valid = np.stack([r.valid for r in results]) if results \
             else np.zeros((0, 0), dtype=bool)
@@ -157,11 +157,13 @@ class EgoExo4DHandMetric(BaseMetric):
         return self._metrics([r for r, e in zip(results, evaluated) if e],
                              pred_mm[evaluated], valid[evaluated])
 
-    def _write_submission(self, results: List[_Hand],
+    def _write_submission(self, results: List[_Hand], pred_mm: np.ndarray,
                           frames: Optional[List[Tuple[str, str]]]) -> None:
+        """Write the hands' predictions; ``pred_mm`` (N, K, 3) float64 is
+        theirs, stacked."""
         predictions = {}
-        for r in results:
-            joints_m = np.asarray(r.pred_mm, dtype=np.float64) / 1000.0
+        for r, pred in zip(results, pred_mm):
+            joints_m = pred / 1000.0
             if r.has_gt:
                 joints_m = joints_m + np.asarray(r.gt_m[WRIST], np.float64)
             if r.key in predictions:
