@@ -1,5 +1,9 @@
 """Ego-Exo4D ego hand pose: one sample per annotated hand (design §1)."""
+import functools
+import hashlib
+import os
 import os.path as osp
+import sys
 from collections import Counter
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
@@ -10,6 +14,7 @@ from mmengine.logging import MMLogger
 from hp3d.registry import DATASETS
 from hp3d.utils.gc_pause import gc_paused
 
+from .annotation_cache import AnnotationCache, CacheEntry
 from .annotation_checks import (
     MAX_FILE_MB,
     MAX_PALM_M,
@@ -30,7 +35,8 @@ from .metainfo import (
     WRIST,
 )
 
-# Per-sample arrays stacked by ``get_arrays``: dtype and per-sample shape.
+# Per-sample arrays stacked by ``get_arrays`` (and cached): dtype and
+# per-sample shape.
 _ARRAYS = dict(
     keypoints_2d=(np.float32, (NUM_JOINTS, 2)),
     keypoints_3d=(np.float32, (NUM_JOINTS, 3)),
@@ -40,9 +46,34 @@ _ARRAYS = dict(
     has_gt=(bool, ()),
     frame_number=(np.int64, ()),
     cam_K=(np.float32, (3, 3)),
-    sample_idx=(np.int64, ()),
 )
 _LIST_KEYS = ('take_uid', 'take_name', 'hand')
+# The modules whose code decides what a file's samples are: a change to any
+# of them makes cached samples misses.
+_CHECKING_MODULES = ('hp3d.datasets.annotation_cache',
+                     'hp3d.datasets.annotation_checks',
+                     'hp3d.datasets.camera', 'hp3d.datasets.egoexo4d',
+                     'hp3d.datasets.metainfo')
+
+
+@functools.lru_cache(maxsize=None)
+def _checking_code_digest() -> str:
+    digest = hashlib.blake2b(digest_size=20)
+    for name in _CHECKING_MODULES:
+        with open(sys.modules[name].__file__, 'rb') as f:
+            digest.update(f.read())
+    return digest.hexdigest()
+
+
+def _stack(infos: Sequence[dict]) -> Dict[str, object]:
+    """The samples' ``_ARRAYS`` as (N, ...) arrays, ``_LIST_KEYS`` as lists."""
+    arrays: Dict[str, object] = {
+        key: np.array([info[key] for info in infos], dtype=dtype
+                      ).reshape((-1, ) + shape)
+        for key, (dtype, shape) in _ARRAYS.items()
+    }
+    arrays.update({key: [info[key] for info in infos] for key in _LIST_KEYS})
+    return arrays
 
 
 def _missing_file_error(ann_file: str) -> FileNotFoundError:
@@ -129,6 +160,12 @@ class EgoExo4DHandDataset(BaseDataset):
             ``'skip'``.
         max_file_mb (float): Refuse annotation and camera files larger than
             this (MiB). Defaults to 1024.
+        cache (bool): Keep the checked samples in
+            ``{annotation dir}/.hp3d_cache/`` and load them from there while
+            the file, its takes' camera files, these arguments and hp3d's
+            checking code are unchanged
+            (:mod:`hp3d.datasets.annotation_cache`): later runs skip parsing
+            and checking. Defaults to False.
         pipeline (Sequence[dict | Callable]): Data transforms.
         test_mode (bool): mmengine's test mode flag.
         **kwargs: Other :class:`mmengine.dataset.BaseDataset` arguments
@@ -145,6 +182,7 @@ class EgoExo4DHandDataset(BaseDataset):
                  min_valid_joints: int = MIN_VALID_JOINTS,
                  on_bad_record: str = 'skip',
                  max_file_mb: float = MAX_FILE_MB,
+                 cache: bool = False,
                  pipeline: Sequence[Union[dict, Callable]] = (),
                  test_mode: bool = False,
                  **kwargs) -> None:
@@ -163,6 +201,7 @@ class EgoExo4DHandDataset(BaseDataset):
         self.min_valid_joints = min_valid_joints
         self.on_bad_record = on_bad_record
         self.max_file_mb = max_file_mb
+        self.cache = cache
         self.rejections: List[Dict[str, Optional[str]]] = []
         self._arrays: Optional[Dict[str, object]] = None
         if data_prefix is None:
@@ -185,9 +224,33 @@ class EgoExo4DHandDataset(BaseDataset):
 
     @gc_paused()
     def load_data_list(self) -> List[dict]:
-        """Read, validate and convert the annotation file."""
+        """Read, validate and convert the annotation file, or take its
+        checked samples from the cache (``cache=True``)."""
         if not osp.isfile(self.ann_file):
             raise _missing_file_error(self.ann_file)
+        cache = AnnotationCache(self.ann_file, self._cache_key()) \
+            if self.cache else None
+        entry = cache.load() if cache is not None else None
+        if entry is not None and entry.cameras == self._camera_stats(
+                entry.cameras):
+            data_list, rejections = self._restore(entry)
+            self._log_summary(data_list, rejections, cache.path)
+        else:
+            data_list, rejections, cameras = self._parse()
+            if cache is not None:
+                arrays = _stack(data_list)
+                arrays.update({key: np.asarray(arrays[key], dtype=str)
+                               for key in _LIST_KEYS})
+                cache.save(CacheEntry(arrays,
+                                      [r.to_dict() for r in rejections],
+                                      self._camera_stats(cameras)))
+            self._log_summary(data_list, rejections)
+        self.rejections = [r.to_dict() for r in rejections]
+        return data_list
+
+    def _parse(self) -> Tuple[List[dict], List[Rejection], List[str]]:
+        """The file's samples and rejections, and the takes whose camera
+        intrinsics the samples use."""
         anno = read_json(self.ann_file, self.max_file_mb)
         data_list, rejections = [], []
         intrinsics: Dict[str, np.ndarray] = {}
@@ -204,10 +267,57 @@ class EgoExo4DHandDataset(BaseDataset):
                     item.take_uid)
             data_list.append(self._sample(item, intrinsics[item.take_uid]))
         data_list, off_px = self._check_projection(data_list, rejections)
-        self.rejections = [r.to_dict() for r in rejections]
         self._refuse_whole_file(data_list, rejections, off_px)
-        self._log_summary(data_list, rejections)
-        return data_list
+        return data_list, rejections, list(intrinsics)
+
+    def _cache_key(self) -> dict:
+        """What the samples depend on besides the file and camera files (the
+        image paths are not cached but made again)."""
+        camera_dir = self.data_prefix['camera']
+        return dict(
+            min_valid_joints=self.min_valid_joints,
+            on_bad_record=self.on_bad_record,
+            max_file_mb=self.max_file_mb,
+            camera_dir=osp.abspath(camera_dir) if camera_dir else '',
+            code=_checking_code_digest())
+
+    def _camera_stats(self, take_uids: Sequence[str]
+                      ) -> Dict[str, Optional[List[int]]]:
+        """Take uid -> [size, mtime_ns] of its camera file, None if none."""
+        camera_dir = self.data_prefix['camera']
+        stats: Dict[str, Optional[List[int]]] = {}
+        for take_uid in take_uids:
+            stats[take_uid] = None
+            if camera_dir:
+                try:
+                    st = os.stat(osp.join(camera_dir, f'{take_uid}.json'))
+                    stats[take_uid] = [st.st_size, st.st_mtime_ns]
+                except FileNotFoundError:
+                    pass
+        return stats
+
+    def _restore(self, entry: CacheEntry
+                 ) -> Tuple[List[dict], List[Rejection]]:
+        """Samples and rejections from a cache entry, as :meth:`_parse`
+        made them."""
+        arrays = entry.arrays
+        lists = {key: arrays[key].tolist()
+                 for key in _LIST_KEYS + ('frame_number', 'has_gt')}
+        data_list = [
+            self._sample(
+                HandRecord(take_uid, take_name, frame_number, hand,
+                           *(arrays[key][i] for key in (
+                               'bbox', 'keypoints_2d', 'keypoints_3d',
+                               'keypoints_valid')), has_gt),
+                arrays['cam_K'][i])
+            for i, (take_uid, take_name, hand, frame_number, has_gt)
+            in enumerate(zip(*lists.values()))
+        ]
+        self._takes_without_camera = [
+            take_uid for take_uid, stat in entry.cameras.items()
+            if stat is None
+        ] if self.data_prefix['camera'] else []
+        return data_list, [Rejection(**r) for r in entry.rejections]
 
     def _check_projection(self, data_list: List[dict],
                           rejections: List[Rejection]
@@ -316,14 +426,17 @@ class EgoExo4DHandDataset(BaseDataset):
             cam_K=cam_K.copy())
 
     def _log_summary(self, data_list: List[dict],
-                     rejections: List[Rejection]) -> None:
+                     rejections: List[Rejection],
+                     cache_path: Optional[str] = None) -> None:
         logger = MMLogger.get_current_instance()
         hands = Counter(d['hand'] for d in data_list)
         num_gt = sum(d['has_gt'] for d in data_list)
+        cached = '' if cache_path is None else (
+            f'; checked samples read from {cache_path}')
         logger.info(
             f'{self.ann_file}: {len(data_list)} hands ({hands["right"]} '
             f'right, {hands["left"]} left; {num_gt} with 3D GT, '
-            f'{len(data_list) - num_gt} box-only)')
+            f'{len(data_list) - num_gt} box-only{cached})')
         if self._takes_without_camera:
             logger.warning(
                 f'{self.ann_file}: {len(self._takes_without_camera)} takes '
@@ -355,17 +468,10 @@ class EgoExo4DHandDataset(BaseDataset):
                 infos = [self.get_data_info(i) for i in range(len(self))]
             else:
                 # read only, so no per-sample deep copy (get_data_info's)
-                infos = [dict(info, sample_idx=i)
-                         for i, info in enumerate(self.data_list)]
-            arrays: Dict[str, object] = {
-                key: np.array([info[key] for info in infos], dtype=dtype
-                              ).reshape((-1, ) + shape)
-                for key, (dtype, shape) in _ARRAYS.items()
-            }
-            arrays.update(
-                {key: [info[key] for info in infos]
-                 for key in _LIST_KEYS})
-            self._arrays = arrays
+                infos = self.data_list
+            self._arrays = _stack(infos)
+            self._arrays['sample_idx'] = np.arange(len(infos),
+                                                   dtype=np.int64)
         return self._arrays
 
 

@@ -4,6 +4,8 @@
 # Training adds hp3d's augmentation (box shift/scale/rotation, photometric,
 # blur); the official dataset has none (configs/potter/*-noflip.py follows it).
 data_root = 'data/egoexo4d/'
+# Datasets keep their checked samples beside the annotation files (cache=True:
+# .hp3d_cache/, hp3d.datasets.annotation_cache) for later runs.
 data_prefix = dict(img='images/', camera='camera_pose/')
 input_size = (224, 224)
 
@@ -46,6 +48,7 @@ train_dataloader = dict(
         data_root=data_root,
         data_prefix=data_prefix,
         ann_file='annotations/ego_pose_gt_anno_train_public.json',
+        cache=True,
         pipeline=train_pipeline))
 val_dataloader = dict(
     batch_size=64,
@@ -59,6 +62,7 @@ val_dataloader = dict(
         data_prefix=data_prefix,
         ann_file='annotations/ego_pose_gt_anno_val_public.json',
         test_mode=True,
+        cache=True,
         pipeline=test_pipeline))
 # The official public test file: hand boxes only. `tools/test.py CONFIG CKPT
 # --dump-submission preds.json` predicts every box (8,772 hands).

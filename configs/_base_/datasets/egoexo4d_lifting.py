@@ -3,7 +3,9 @@
 # are index slices, so data loading costs a few % of the model's train step.
 # The annotation datasets inside are only read once, for their arrays: they are
 # not serialized (mmengine pickles every sample for sharing with workers,
-# ~0.5 s for the 21k-hand synthetic train split).
+# ~0.5 s for the 21k-hand synthetic train split). Their checked samples are
+# kept beside the annotation files for later runs (cache=True: .hp3d_cache/,
+# used while the files and arguments are unchanged): 1.3 -> 0.16 s for it.
 # (mmengine looks collate functions up in its root registry: hence the scope.)
 data_root = 'data/egoexo4d/'
 data_prefix = dict(img='images/', camera='camera_pose/')
@@ -36,7 +38,8 @@ train_dataloader = dict(
             data_root=data_root,
             data_prefix=data_prefix,
             ann_file='annotations/ego_pose_gt_anno_train_public.json',
-            serialize_data=False)))
+            serialize_data=False,
+            cache=True)))
 val_dataloader = dict(
     batch_size=256,
     num_workers=0,
@@ -51,7 +54,8 @@ val_dataloader = dict(
             data_prefix=data_prefix,
             ann_file='annotations/ego_pose_gt_anno_val_public.json',
             test_mode=True,
-            serialize_data=False)))
+            serialize_data=False,
+            cache=True)))
 # The real benchmark's public test file carries boxes only (no 2D input for
 # lifting): the lifting model is tested on val unless you have test GT.
 test_dataloader = val_dataloader
