@@ -134,6 +134,11 @@ def main(argv=None) -> None:
     cfg = merge_args(Config.fromfile(args.config), args)
     with unknown_types_explained():
         runner = RUNNERS.build(cfg)
+        # What exists now (torch's modules, the model, the data) lives for
+        # the whole run: out of the collector's way, its full collections
+        # walk only what training makes (each walked ~570k objects, 0.2-0.3
+        # s, a few times per lifting run).
+        gc.freeze()
         runner.train()
     # a DDP-wrapped model keeps the process group alive: drop it first
     del runner
