@@ -9,10 +9,10 @@ from mmengine.logging import MMLogger
 from hp3d.datasets.metainfo import JOINT_NAMES, WRIST
 from hp3d.evaluation.functional.keypoint_eval import (
     joint_errors,
-    mpjpe,
     pa_mpjpe,
     pck,
     pck_auc,
+    per_hand_mean,
     per_joint_mean,
 )
 from hp3d.evaluation.submission import (
@@ -195,7 +195,7 @@ class EgoExo4DHandMetric(BaseMetric):
         pred_mm = pred_mm + wrist_mm
         errors = joint_errors(pred_mm, gt_mm, valid)
         metrics = {
-            'MPJPE': float(mpjpe(pred_mm, gt_mm, valid).mean()),
+            'MPJPE': float(per_hand_mean(errors, valid).mean()),
             'PA-MPJPE': float(pa_mpjpe(pred_mm, gt_mm, valid).mean()),
         }
         for t, value in zip(self.pck_thresholds_mm,

@@ -7,6 +7,7 @@ from hp3d.evaluation.functional import (
     pa_mpjpe,
     pck,
     pck_auc,
+    per_hand_mean,
     per_joint_mean,
     procrustes_align,
 )
@@ -45,6 +46,8 @@ def test_mpjpe_hand_computed_with_invalid_joints():
     assert np.isnan(errors[0, 3])
     np.testing.assert_allclose(per_joint_mean(errors, mask),
                                [2.0, 3.0, 1.5, 6.0])
+    np.testing.assert_allclose(per_hand_mean(errors, mask), [7 / 3, 3.0])
+    assert np.isnan(per_hand_mean(errors, np.zeros((2, 4), bool))).all()
 
 
 def test_hand_without_valid_joint_is_nan():
