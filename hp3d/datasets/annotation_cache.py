@@ -15,9 +15,10 @@ it back only while everything the samples depend on is unchanged:
   dataset checks with :attr:`CacheEntry.cameras`.
 
 Anything else (no cache yet, another key, an unreadable file) reads as a
-miss, and the file is parsed again. Writes go to a temporary file renamed
-into place, so concurrent DDP ranks and killed runs leave either the old
-entry or the new one; a directory that cannot be written is reported and
+miss, and the file is parsed again. Writes go to a temporary file of their
+own renamed into place (:func:`hp3d.utils.atomic_io.replace_atomically`),
+so concurrent DDP ranks and killed runs leave either the old entry or the
+new one; a directory that cannot be written is reported and
 the run goes on without a cache.
 """
 import hashlib
@@ -31,6 +32,8 @@ from typing import Dict, List, Optional
 
 import numpy as np
 from mmengine.logging import MMLogger
+
+from hp3d.utils.atomic_io import TMP_SUFFIX, replace_atomically
 
 __all__ = ['AnnotationCache', 'CacheEntry', 'CACHE_DIRNAME', 'file_digest']
 
@@ -114,17 +117,18 @@ class AnnotationCache:
             os.makedirs(osp.dirname(self.path), exist_ok=True)
             fd, tmp = tempfile.mkstemp(
                 dir=osp.dirname(self.path),
-                prefix=osp.basename(self.path) + '.', suffix='.tmp')
+                prefix=osp.basename(self.path) + '.', suffix=TMP_SUFFIX)
             with os.fdopen(fd, 'wb') as f:
                 np.savez(
                     f, **entry.arrays,
                     **{_KEY: np.array(self.key),
                        _REJECTIONS: np.array(json.dumps(entry.rejections)),
                        _CAMERAS: np.array(json.dumps(entry.cameras))})
-            os.replace(tmp, self.path)
+            replace_atomically(tmp, self.path)
         except OSError as e:
-            if tmp is not None and osp.exists(tmp):
-                os.unlink(tmp)
             MMLogger.get_current_instance().warning(
                 f'Cannot write the annotation cache {self.path} ({e}); '
                 f'{self.ann_file} will be parsed again next time')
+        finally:
+            if tmp is not None and osp.exists(tmp):
+                os.remove(tmp)
